@@ -1,0 +1,1 @@
+"""Complex-mask U-Net (being written)."""

@@ -1,0 +1,29 @@
+"""The model registry: cards (``models/*.toml``), finding them, verifying and loading weights.
+
+``load_model(spec)`` accepts a card name (searched in ``$SEPARATE_MODELS`` folders, then the
+cards shipped with the package), a path to a ``.toml`` card, or a path to a ``.safetensors`` file
+with its card beside it (same stem).
+"""
+
+from separate.registry.card import ModelCard, WeightsRef, card_from_dict, load_card
+from separate.registry.loader import (
+    builtin_models_dir,
+    find_card,
+    list_cards,
+    load_model,
+    model_from_card,
+    sha256_file,
+)
+
+__all__ = [
+    "ModelCard",
+    "WeightsRef",
+    "builtin_models_dir",
+    "card_from_dict",
+    "find_card",
+    "list_cards",
+    "load_card",
+    "load_model",
+    "model_from_card",
+    "sha256_file",
+]

@@ -1,0 +1,123 @@
+"""Model cards: ``models/<name>.toml`` (DESIGN.md, "A model card").
+
+A card is data: the architecture and its arguments, the sources, the sample rate, where the
+weights are and their sha256, the licence, the training data and the measured metrics. Example::
+
+    name = "default"
+    description = "4-stem complex-mask U-Net trained on the synthetic corpus"
+    arch = "unet"
+    sources = ["vocals", "drums", "bass", "other"]
+    sample_rate = 44100
+    audio_channels = 2
+    license = "MIT"
+
+    [args]            # keyword arguments of the architecture's constructor
+    n_fft = 2048
+
+    [weights]         # either `embedded` (a path relative to the card) ...
+    embedded = "default.safetensors"
+    sha256 = "…"
+    # ... or a Hugging Face Hub file:
+    # hf_repo = "user/name"; filename = "model.safetensors"; revision = "<commit sha>"
+
+    [training]        # free-form: command, data, epochs, wall time
+    [metrics]         # free-form: measured numbers and the command that measured them
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from separate.errors import ModelError
+
+
+@dataclass
+class WeightsRef:
+    """Where a card's weights live. Exactly one of ``embedded`` / ``hf_repo`` is set, or neither
+    (architectures without parameters, e.g. ``identity``)."""
+
+    sha256: str | None = None
+    embedded: str | None = None
+    hf_repo: str | None = None
+    filename: str | None = None
+    revision: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ModelCard:
+    """A parsed model card. ``path`` is the card file (``None`` for cards made in memory)."""
+
+    name: str
+    arch: str
+    sources: list[str]
+    sample_rate: int
+    audio_channels: int = 2
+    args: dict[str, Any] = field(default_factory=dict)
+    weights: WeightsRef = field(default_factory=WeightsRef)
+    description: str = ""
+    license: str = ""
+    provider: str = "separate"
+    training: dict[str, Any] = field(default_factory=dict)
+    metrics: dict[str, Any] = field(default_factory=dict)
+    path: Path | None = None
+
+    @property
+    def embedded_path(self) -> Path | None:
+        """Absolute path of embedded weights, or ``None``."""
+        if self.weights.embedded is None:
+            return None
+        p = Path(self.weights.embedded)
+        if not p.is_absolute() and self.path is not None:
+            p = self.path.parent / p
+        return p
+
+
+def load_card(path: str | Path) -> ModelCard:
+    """Parse a card file.
+
+    Raises:
+        ModelError: unreadable TOML or a missing required key (named in the message).
+    """
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ModelError(f"{path}: not a readable model card ({exc})") from None
+    return card_from_dict(data, path)
+
+
+def card_from_dict(data: dict[str, Any], path: Path | None = None) -> ModelCard:
+    """Build a :class:`ModelCard` from a parsed TOML table (raises ``ModelError``)."""
+    where = str(path) if path else "model card"
+    missing = [k for k in ("arch", "sources", "sample_rate") if k not in data]
+    if missing:
+        raise ModelError(f"{where}: missing key(s) {', '.join(missing)}")
+    w = dict(data.get("weights", {}))
+    weights = WeightsRef(
+        sha256=w.pop("sha256", None),
+        embedded=w.pop("embedded", None),
+        hf_repo=w.pop("hf_repo", None),
+        filename=w.pop("filename", None),
+        revision=w.pop("revision", None),
+        extra=w,
+    )
+    name = data.get("name") or (path.stem if path else "unnamed")
+    return ModelCard(
+        name=name,
+        arch=data["arch"],
+        sources=list(data["sources"]),
+        sample_rate=int(data["sample_rate"]),
+        audio_channels=int(data.get("audio_channels", 2)),
+        args=dict(data.get("args", {})),
+        weights=weights,
+        description=data.get("description", ""),
+        license=data.get("license", ""),
+        provider=data.get("provider", "separate"),
+        training=dict(data.get("training", {})),
+        metrics=dict(data.get("metrics", {})),
+        path=path,
+    )
