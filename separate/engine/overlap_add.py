@@ -1,0 +1,200 @@
+"""Streaming chunked overlap-add inference (the core of every subcommand).
+
+The mixture arrives as consecutive blocks; it is cut into chunks of ``segment`` samples that
+start every ``hop = segment·(1 − overlap)`` samples, chunks are batched through the model, and
+each output chunk is multiplied by a window and added into an accumulator together with the
+window itself. Output samples are divided by the accumulated window sum, which gives perfect
+reconstruction for any positive window, any segment/overlap and any length (an identity model
+returns its input exactly). A sample is emitted as soon as no later chunk can touch it, so
+memory is bounded by a few segments whatever the length of the track.
+
+Chunk plan for a signal of ``N`` samples: regular chunks start at ``0, hop, 2·hop, …`` while
+they fit entirely; if they do not reach the end, one last chunk is aligned to the end
+(starts at ``N − segment``), so no chunk but the only one of a signal shorter than ``segment``
+sees zero padding.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+
+import numpy as np
+import torch
+
+
+def chunk_window(segment: int, hop: int, kind: str = "taper") -> np.ndarray:
+    """Window applied to every output chunk, ``float32 [segment]``, strictly positive.
+
+    Args:
+        segment: chunk length (samples).
+        hop: chunk step (samples), ``0 < hop <= segment``.
+        kind: ``"taper"``: flat top with sin² / cos² tapers over the ``segment − hop`` overlapping
+            samples (two neighbours sum to exactly one in the interior); ``"triangle"``: Demucs'
+            triangular weight; ``"rect"``: all ones.
+    """
+    if kind == "rect" or hop >= segment:
+        return np.ones(segment, dtype=np.float32)
+    n = np.arange(segment, dtype=np.float64)
+    if kind == "triangle":
+        w = np.minimum(n + 1, segment - n)
+        return (w / w.max()).astype(np.float32)
+    if kind != "taper":
+        raise ValueError(f"unknown window {kind!r}")
+    overlap = segment - hop
+    rise = np.ones(segment)
+    ramp = np.sin(0.5 * np.pi * (np.arange(overlap) + 0.5) / overlap) ** 2
+    rise[:overlap] = ramp
+    fall = rise[::-1]
+    return np.minimum(rise, fall).astype(np.float32)
+
+
+def count_chunks(length: int, segment: int, hop: int) -> int:
+    """Number of chunks the plan uses for ``length`` samples."""
+    if length <= segment:
+        return 1
+    regular = (length - segment) // hop + 1
+    return regular + (1 if (regular - 1) * hop + segment < length else 0)
+
+
+class OverlapAdd:
+    """Run a model over a stream at the model's rate and channel count.
+
+    Args:
+        model: callable ``Tensor[batch, channels, segment] -> Tensor[batch, sources, channels,
+            segment]`` (the separation-model contract).
+        num_sources: ``S``, the model's number of sources.
+        segment: chunk length in samples.
+        overlap: fraction of a chunk shared with the next one, ``0 <= overlap < 1``.
+        batch_size: chunks per model call.
+        device: where the model runs.
+        window: see :func:`chunk_window`.
+        on_chunks: called with the number of chunks done after every model call (progress).
+
+    The stream is ``Iterable[ndarray [G, C, n]]``: ``G`` independent signals of ``C`` channels
+    processed in lockstep (e.g. the channels of a stereo file through a mono model), whose chunks
+    are batched together. :meth:`run` yields ``ndarray [G, S, C, m]`` blocks that concatenate to
+    exactly the input length.
+    """
+
+    def __init__(self, model: Callable[[torch.Tensor], torch.Tensor], num_sources: int,
+                 segment: int, overlap: float = 0.25, batch_size: int = 4,
+                 device: str | torch.device = "cpu", window: str = "taper",
+                 on_chunks: Callable[[int], None] | None = None):
+        if segment <= 0:
+            raise ValueError("segment must be positive")
+        if not 0 <= overlap < 1:
+            raise ValueError("overlap must be in [0, 1)")
+        self.model = model
+        self.num_sources = num_sources
+        self.segment = int(segment)
+        self.hop = max(1, int(round(self.segment * (1 - overlap))))
+        self.batch_size = max(1, int(batch_size))
+        self.device = torch.device(device)
+        self.window = chunk_window(self.segment, self.hop, window)
+        self.on_chunks = on_chunks
+
+    def _infer(self, chunks: list[np.ndarray]) -> np.ndarray:
+        """``chunks``: list of ``[G, C, segment]`` → ``[len, G, S, C, segment]``."""
+        x = np.stack(chunks)  # [K, G, C, L]
+        k, g, c, n = x.shape
+        with torch.inference_mode():
+            batch = torch.from_numpy(x.reshape(k * g, c, n)).to(self.device)
+            outs = []
+            for i in range(0, k * g, self.batch_size):
+                outs.append(self.model(batch[i:i + self.batch_size]).float().cpu())
+            y = torch.cat(outs).numpy()
+        if self.on_chunks is not None:
+            self.on_chunks(k)
+        return y.reshape(k, g, self.num_sources, c, n)
+
+    def run(self, blocks: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
+        """Separate a stream; see the class docstring for shapes."""
+        seg, hop = self.segment, self.hop
+        buf: np.ndarray | None = None  # input samples from absolute index buf_start
+        buf_start = 0
+        total = 0  # input samples received
+        pos = 0  # start of the next regular chunk
+        last_start = -1  # start of the last chunk computed
+        acc: np.ndarray | None = None  # [G, S, C, *] from absolute index out_start
+        wsum = np.zeros(0, dtype=np.float64)
+        out_start = 0
+        pending: list[tuple[int, np.ndarray]] = []
+
+        def flush() -> None:
+            nonlocal acc, wsum
+            if not pending:
+                return
+            ys = self._infer([c for _, c in pending])
+            for (start, _), y in zip(pending, ys, strict=True):
+                end = start + seg
+                need = end - out_start
+                if acc is None or acc.shape[-1] < need:
+                    shape = (*y.shape[:-1], max(need, 2 * seg))
+                    grown = np.zeros(shape, dtype=np.float64)
+                    grown_w = np.zeros(shape[-1], dtype=np.float64)
+                    if acc is not None:
+                        grown[..., : acc.shape[-1]] = acc
+                        grown_w[: wsum.shape[0]] = wsum
+                    acc, wsum = grown, grown_w
+                a, b = start - out_start, end - out_start
+                acc[..., a:b] += y * self.window
+                wsum[a:b] += self.window
+            pending.clear()
+
+        def emit(upto: int) -> np.ndarray | None:
+            """Final samples [out_start, upto) normalised, dropped from the accumulator."""
+            nonlocal acc, wsum, out_start
+            n = upto - out_start
+            if n <= 0 or acc is None:
+                return None
+            out = (acc[..., :n] / wsum[:n]).astype(np.float32)
+            acc = acc[..., n:].copy()
+            wsum = wsum[n:].copy()
+            out_start = upto
+            return out
+
+        for block in blocks:
+            block = np.asarray(block, dtype=np.float32)
+            if block.shape[-1] == 0:
+                continue
+            buf = block if buf is None else np.concatenate([buf, block], axis=-1)
+            total += block.shape[-1]
+            while pos + seg <= total:
+                pending.append((pos, buf[..., pos - buf_start: pos - buf_start + seg]))
+                last_start = pos
+                pos += hop
+                if len(pending) >= self.batch_size:
+                    flush()
+                    # samples before the last chunk's start are final: later chunks start there
+                    # or after (the end-aligned chunk starts at total − seg >= last_start)
+                    out = emit(last_start)
+                    if out is not None:
+                        yield out
+            # keep input from the last computed chunk on (the end-aligned chunk may need it)
+            keep_from = max(last_start, 0) if last_start >= 0 else 0
+            keep_from = min(keep_from, pos)
+            if keep_from > buf_start:
+                buf = buf[..., keep_from - buf_start:]
+                buf_start = keep_from
+        if buf is None or total == 0:
+            return
+        if last_start < 0:  # shorter than one segment: one zero-padded chunk
+            pad = np.zeros((*buf.shape[:-1], seg), dtype=np.float32)
+            pad[..., :total] = buf
+            pending.append((0, pad))
+        elif last_start + seg < total:  # end-aligned last chunk
+            start = total - seg
+            pending.append((start, buf[..., start - buf_start: start - buf_start + seg]))
+        flush()
+        out = emit(total)
+        if out is not None:
+            yield out
+
+
+def total_chunks(length: int, segment: int, overlap: float) -> int:
+    """Chunks :class:`OverlapAdd` will compute for ``length`` samples (for progress bars)."""
+    hop = max(1, int(round(segment * (1 - overlap))))
+    return count_chunks(length, segment, hop) if length > 0 else 0
+
+
+__all__ = ["OverlapAdd", "chunk_window", "count_chunks", "total_chunks"]

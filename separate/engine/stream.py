@@ -1,0 +1,158 @@
+"""From a file-rate stream to stems: resampling (soxr), channel mapping, overlap-add.
+
+:class:`StreamSeparator` takes blocks of the mixture at its own rate and channel count and yields
+``(mixture block, stems block)`` pairs of equal length at that same rate, so that callers can
+write stems and compute exact residuals as they go. Between the two it resamples to the model's
+rate with a streaming soxr resampler (delay-compensated, exact lengths), maps channels to the
+model's (a stereo file through a mono model runs each channel as its own signal; a mono file
+through a stereo model is duplicated and the outputs averaged), and runs
+:class:`separate.engine.overlap_add.OverlapAdd`.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+
+import numpy as np
+import soxr
+import torch
+
+from separate.engine.overlap_add import OverlapAdd, total_chunks
+
+
+class _Fifo:
+    """Queue of ``[C, n]`` blocks from which exact sample counts are popped."""
+
+    def __init__(self) -> None:
+        self.blocks: deque[np.ndarray] = deque()
+        self.size = 0
+
+    def push(self, block: np.ndarray) -> None:
+        self.blocks.append(block)
+        self.size += block.shape[-1]
+
+    def pop(self, n: int) -> np.ndarray:
+        parts = []
+        while n > 0 and self.blocks:
+            b = self.blocks[0]
+            if b.shape[-1] <= n:
+                parts.append(self.blocks.popleft())
+                n -= b.shape[-1]
+            else:
+                parts.append(b[..., :n])
+                self.blocks[0] = b[..., n:]
+                n = 0
+        out = np.concatenate(parts, axis=-1) if parts else np.zeros((0, 0), np.float32)
+        self.size -= out.shape[-1]
+        return out
+
+
+class StreamSeparator:
+    """Separate a stream of mixture blocks with a model that honours the contract.
+
+    Args:
+        model: a separation model (``sources``, ``sample_rate``, ``audio_channels``, forward).
+        segment: chunk length in seconds (at the model's rate).
+        overlap: fraction of a chunk shared with the next, ``[0, 1)``.
+        batch_size: chunks per model call.
+        device: where the model runs.
+        window: overlap-add window (``"taper"``, ``"triangle"``, ``"rect"``).
+        on_chunks: progress callback, called with chunks done after each model call.
+    """
+
+    def __init__(self, model: torch.nn.Module, segment: float = 10.0, overlap: float = 0.25,
+                 batch_size: int = 4, device: str | torch.device = "cpu", window: str = "taper",
+                 on_chunks: Callable[[int], None] | None = None):
+        self.model = model
+        self.sources: list[str] = list(model.sources)  # type: ignore[arg-type]
+        self.model_rate = int(model.sample_rate)  # type: ignore[arg-type]
+        self.model_channels = int(model.audio_channels)  # type: ignore[arg-type]
+        self.segment_samples = max(1, int(round(segment * self.model_rate)))
+        self.overlap = overlap
+        self.ola = OverlapAdd(model, len(self.sources), self.segment_samples, overlap,
+                              batch_size, device, window, on_chunks)
+
+    def chunks_for(self, frames: int, sample_rate: int) -> int:
+        """Chunks needed for ``frames`` samples at ``sample_rate`` Hz (progress total)."""
+        n = int(np.ceil(frames * self.model_rate / sample_rate))
+        return total_chunks(n, self.segment_samples, self.overlap)
+
+    def run(self, blocks: Iterable[np.ndarray], sample_rate: int,
+            channels: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Yield ``(mix [channels, n], stems [sources, channels, n])`` at ``sample_rate``.
+
+        Args:
+            blocks: consecutive ``float32 [channels, n]`` blocks of the mixture.
+            sample_rate: the mixture's rate (Hz).
+            channels: the mixture's channel count (1 or 2, or any count for a mono model).
+
+        Raises:
+            ValueError: a channel layout the model cannot take (e.g. 6 channels, stereo model).
+        """
+        cm = self.model_channels
+        if channels != cm and cm != 1 and channels != 1:
+            raise ValueError(f"{channels}-channel audio cannot go through a {cm}-channel model")
+        n_src = len(self.sources)
+        resample = sample_rate != self.model_rate
+        fifo = _Fifo()
+        counts = {"in": 0, "out": 0}
+
+        def to_model(x: np.ndarray) -> np.ndarray:  # [C_in, n] -> [G, C_m, n]
+            if channels == cm:
+                return x[None]
+            if cm == 1:
+                return x[:, None, :]
+            return np.repeat(x, cm, axis=0)[None]
+
+        def from_model(y: np.ndarray) -> np.ndarray:  # [G, S, C_m, n] -> [S, C_in, n]
+            if channels == cm:
+                return y[0]
+            if cm == 1:
+                return y[:, :, 0, :].transpose(1, 0, 2)
+            return y[0].mean(axis=1, keepdims=True)
+
+        rs_in = soxr.ResampleStream(sample_rate, self.model_rate, channels, dtype="float32",
+                                    quality="HQ") if resample else None
+        rs_out = soxr.ResampleStream(self.model_rate, sample_rate, n_src * channels,
+                                     dtype="float32", quality="HQ") if resample else None
+
+        def model_blocks() -> Iterator[np.ndarray]:
+            for b in blocks:
+                b = np.ascontiguousarray(b, dtype=np.float32)
+                fifo.push(b)
+                counts["in"] += b.shape[-1]
+                if rs_in is not None:
+                    b = rs_in.resample_chunk(b.T).T
+                if b.shape[-1]:
+                    yield to_model(b)
+            if rs_in is not None:
+                tail = rs_in.resample_chunk(np.zeros((0, channels), np.float32), last=True).T
+                if tail.shape[-1]:
+                    yield to_model(tail)
+
+        def pair(stems: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+            n = min(stems.shape[-1], counts["in"] - counts["out"])
+            if n <= 0:
+                return None
+            counts["out"] += n
+            return fifo.pop(n), stems[..., :n]
+
+        for y in self.ola.run(model_blocks()):
+            stems = from_model(y)
+            if rs_out is not None:
+                m = stems.shape[-1]
+                stems = rs_out.resample_chunk(stems.reshape(-1, m).T).T.reshape(n_src, channels, -1)
+            p = pair(stems)
+            if p is not None:
+                yield p
+        if rs_out is not None:
+            tail = rs_out.resample_chunk(np.zeros((0, n_src * channels), np.float32), last=True)
+            p = pair(tail.T.reshape(n_src, channels, -1))
+            if p is not None:
+                yield p
+        missing = counts["in"] - counts["out"]
+        if missing > 0:  # resampler rounding: pad the last samples with silence
+            p = pair(np.zeros((n_src, channels, missing), np.float32))
+            if p is not None:
+                yield p
