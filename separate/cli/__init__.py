@@ -16,6 +16,7 @@ from separate.errors import SeparateError
 
 # Subcommand modules register themselves on `app` when imported.
 from separate.cli import split as _split  # noqa: E402,F401
+from separate.cli import f0 as _f0  # noqa: E402,F401
 
 __all__ = ["app", "main"]
 

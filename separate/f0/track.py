@@ -1,0 +1,268 @@
+"""Pitch tracking: pYIN (librosa) for one voice, iterated with harmonic cancellation for N voices.
+
+``track_f0`` returns frame times and an ``[N, frames]`` array of F0 in Hz (0 = unvoiced), the
+format of the ``f0.csv`` files (:func:`write_f0_csv` / :func:`read_f0_csv`): a header
+``time,f0_1,...,f0_N`` then one row per frame, time in seconds.
+
+For ``voices > 1`` (a mixture of monophonic voices) pYIN, a monophonic tracker, is run
+iteratively: track the predominant F0, cancel its harmonics in the STFT (bins within a quarter
+tone of every multiple), resynthesise the residual, track again. The per-frame values found are
+then assigned to voices with the heuristic of Sec. IV-B (:func:`separate.f0.assign.assign_voices`).
+This is a simple stand-in for a multi-F0 estimator; the salience U-Net of Jansson Ch. 5 is not
+implemented yet.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from separate.errors import InputError
+from separate.f0.assign import assign_voices
+
+FMIN_HZ = 65.0  # C2
+FMAX_HZ = 1047.0  # C6
+
+
+@dataclass
+class F0Track:
+    """F0 tracks of ``N`` voices.
+
+    Attributes:
+        times: ``float64 [frames]`` frame centres in seconds.
+        f0: ``float64 [voices, frames]`` in Hz, 0 where a voice is unvoiced/silent.
+    """
+
+    times: np.ndarray
+    f0: np.ndarray
+
+    @property
+    def voices(self) -> int:
+        return int(self.f0.shape[0])
+
+    def at(self, times: np.ndarray) -> np.ndarray:
+        """Resample to other frame times (nearest frame: no gliding into/out of 0 Hz).
+
+        Returns ``[voices, len(times)]`` Hz.
+        """
+        if len(self.times) == 0:
+            return np.zeros((self.voices, len(times)))
+        idx = np.searchsorted(self.times, times).clip(1, len(self.times) - 1)
+        left = self.times[idx - 1]
+        right = self.times[idx]
+        idx = np.where(np.abs(times - left) <= np.abs(times - right), idx - 1, idx)
+        out = self.f0[:, idx].copy()
+        out[:, (times < self.times[0] - 0.1) | (times > self.times[-1] + 0.1)] = 0.0
+        return out
+
+
+def _frame_params(sample_rate: int) -> tuple[int, int]:
+    """pYIN frame length (~64 ms, power of two, >= 2 periods of FMIN) and hop (1/4 of it)."""
+    n = 1 << int(np.ceil(np.log2(0.064 * sample_rate)))
+    n = max(n, 1 << int(np.ceil(np.log2(2.2 * sample_rate / FMIN_HZ))))
+    return n, n // 4
+
+
+def pyin_track(
+    audio: np.ndarray, sample_rate: int, fmin: float = FMIN_HZ, fmax: float = FMAX_HZ
+) -> F0Track:
+    """Monophonic pYIN (librosa.pyin) on mono ``audio: float [time]`` at ``sample_rate`` Hz.
+
+    Returns an :class:`F0Track` with one voice; unvoiced frames are 0 Hz.
+    """
+    import librosa
+
+    frame_length, hop = _frame_params(sample_rate)
+    audio = np.asarray(audio, dtype=np.float32)
+    if audio.size < frame_length:
+        audio = np.pad(audio, (0, frame_length - audio.size))
+    f0, voiced, _ = librosa.pyin(
+        audio,
+        fmin=fmin,
+        fmax=fmax,
+        sr=sample_rate,
+        frame_length=frame_length,
+        hop_length=hop,
+        center=True,
+    )
+    f0 = np.where(voiced & np.isfinite(f0), f0, 0.0)
+    times = librosa.frames_to_time(np.arange(len(f0)), sr=sample_rate, hop_length=hop)
+    return F0Track(times=times, f0=f0[None, :].astype(np.float64))
+
+
+def cancel_harmonics(
+    audio: np.ndarray, sample_rate: int, f0: np.ndarray, width_semitones: float = 0.5
+) -> np.ndarray:
+    """Remove the harmonics of ``f0`` (Hz per pYIN frame, 0 = none) from mono ``audio``.
+
+    STFT with pYIN's frame/hop, zero the bins within ``width_semitones/2`` (at least 1.5 bins) of
+    every multiple of F0, inverse STFT. Returns ``float32 [time]``.
+    """
+    import librosa
+
+    n_fft, hop = _frame_params(sample_rate)
+    spec = librosa.stft(audio, n_fft=n_fft, hop_length=hop, center=True)
+    freqs = librosa.fft_frequencies(sr=sample_rate, n_fft=n_fft)
+    bin_hz = sample_rate / n_fft
+    n = min(spec.shape[1], len(f0))
+    for t in range(n):
+        if f0[t] <= 0:
+            continue
+        harm = f0[t] * np.arange(1, int(sample_rate / 2 / f0[t]) + 1)
+        half = np.maximum(harm * (2 ** (width_semitones / 24) - 1), 1.5 * bin_hz)
+        near = np.abs(freqs[:, None] - harm[None, :]) <= half[None, :]
+        spec[near.any(axis=1), t] = 0
+    return librosa.istft(spec, hop_length=hop, n_fft=n_fft, length=len(audio)).astype(np.float32)
+
+
+def fix_octave_down(
+    audio: np.ndarray, sample_rate: int, f0: np.ndarray, ratio: float = 0.1
+) -> np.ndarray:
+    """Undo pYIN's sub-octave errors in mixtures: double F0 where its odd harmonics are missing.
+
+    In a chord, pYIN often reports half of a voice's F0 (its even harmonics match). Per frame, the
+    STFT energy at the odd multiples (1, 3) of F0 is compared with that at the even ones (2, 4);
+    when the odd ones carry less than ``ratio`` of the even ones' energy, F0 is
+    doubled. Returns ``f0`` corrected (a copy, Hz per pYIN frame).
+    """
+    import librosa
+
+    frame, hop = _frame_params(sample_rate)
+    n_fft = 4 * frame  # fine resolution: neighbouring voices' partials must not leak in
+    audio = np.asarray(audio, np.float32)
+    mag = np.abs(librosa.stft(audio, n_fft=n_fft, hop_length=hop)) ** 2
+    out = np.array(f0, dtype=np.float64, copy=True)
+    for t in range(min(mag.shape[1], len(out))):
+        f = out[t]
+        if f <= 0 or 4 * f >= sample_rate / 2:
+            continue
+        bins = np.rint(f * np.arange(1, 5) * n_fft / sample_rate).astype(int)
+        e = mag[bins, t]
+        if e[0::2].sum() < ratio * e[1::2].sum():
+            out[t] = 2 * f
+    return out
+
+
+def track_f0(
+    audio: np.ndarray,
+    sample_rate: int,
+    voices: int = 1,
+    method: str = "pyin",
+    fmin: float = FMIN_HZ,
+    fmax: float = FMAX_HZ,
+) -> F0Track:
+    """F0 of ``voices`` monophonic voices in mono ``audio: float [time]``.
+
+    ``voices == 1``: pYIN. ``voices > 1``: pYIN iterated with harmonic cancellation (see module
+    docstring), values assigned to voices with the heuristic of Sec. IV-B.
+
+    Raises:
+        ValueError: unknown ``method`` or ``voices < 1``.
+    """
+    if method != "pyin":
+        raise ValueError(f"unknown F0 method {method!r} (available: pyin)")
+    if voices < 1:
+        raise ValueError("voices must be >= 1")
+    audio = np.asarray(audio, dtype=np.float32)
+    first = pyin_track(audio, sample_rate, fmin, fmax)
+    if voices == 1:
+        return first
+    found = [fix_octave_down(audio, sample_rate, first.f0[0])]
+    residual = audio
+    for _ in range(voices - 1):
+        residual = cancel_harmonics(residual, sample_rate, found[-1])
+        f = pyin_track(residual, sample_rate, fmin, fmax).f0[0]
+        found.append(fix_octave_down(residual, sample_rate, f))
+    n = min(len(f) for f in found)
+    stacked = np.stack([f[:n] for f in found])  # [voices, frames], unlabelled
+    candidates = [_dedupe(stacked[:, t]) for t in range(n)]
+    return F0Track(times=first.times[:n], f0=assign_voices(candidates, voices))
+
+
+def _dedupe(vals: np.ndarray, tol_semitones: float = 0.5) -> list[float]:
+    """Drop zero values and values within ``tol_semitones`` of one already kept."""
+    kept: list[float] = []
+    for v in vals:
+        if v > 0 and all(abs(12 * np.log2(v / k)) > tol_semitones for k in kept):
+            kept.append(float(v))
+    return kept
+
+
+def write_f0_csv(path: str | Path, track: F0Track) -> None:
+    """Write ``time,f0_1..f0_N`` (s, Hz; 0 = unvoiced) to ``path`` (temp file, then rename)."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".part")
+    with open(tmp, "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["time", *[f"f0_{j + 1}" for j in range(track.voices)]])
+        for t, col in zip(track.times, track.f0.T, strict=True):
+            w.writerow([f"{t:.4f}", *[f"{v:.2f}" for v in col]])
+    tmp.replace(path)
+
+
+def read_f0_csv(path: str | Path) -> F0Track:
+    """Read an ``f0.csv`` (header ``time,f0_1..``; also accepts headerless numeric rows).
+
+    Empty cells and NaN count as 0 Hz (unvoiced).
+
+    Raises:
+        InputError: unreadable file, fewer than 2 columns, or non-numeric cells.
+    """
+    path = Path(path)
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            rows = [r for r in csv.reader(f) if r and any(c.strip() for c in r)]
+    except OSError as exc:
+        raise InputError(path, f"cannot read F0 file ({exc.strerror})") from None
+    if rows and not _is_number(rows[0][0]):
+        rows = rows[1:]
+    if not rows or min(len(r) for r in rows) < 2:
+        raise InputError(path, "F0 file needs a time column and at least one F0 column")
+    width = min(len(r) for r in rows)
+    try:
+        data = np.array([[float(c) if c.strip() else 0.0 for c in r[:width]] for r in rows])
+    except ValueError:
+        raise InputError(path, "F0 file has non-numeric cells") from None
+    data = np.nan_to_num(data, nan=0.0)
+    return F0Track(times=data[:, 0], f0=np.maximum(data[:, 1:].T, 0.0))
+
+
+def _is_number(s: str) -> bool:
+    try:
+        float(s)
+    except ValueError:
+        return False
+    return True
+
+
+def plot_f0(path: str | Path, audio: np.ndarray, sample_rate: int, track: F0Track) -> None:
+    """Save a PNG: log-frequency spectrogram of mono ``audio`` with the F0 tracks over it."""
+    import librosa
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    n_fft, hop = _frame_params(sample_rate)
+    db = librosa.amplitude_to_db(
+        np.abs(librosa.stft(np.asarray(audio, np.float32), n_fft=n_fft, hop_length=hop)),
+        ref=np.max,
+    )
+    fig, ax = plt.subplots(figsize=(10, 4))
+    t = librosa.frames_to_time(np.arange(db.shape[1]), sr=sample_rate, hop_length=hop)
+    freqs = librosa.fft_frequencies(sr=sample_rate, n_fft=n_fft)
+    ax.pcolormesh(t, freqs[1:], db[1:], shading="auto", cmap="magma", vmin=-80, vmax=0)
+    ax.set_yscale("log")
+    ax.set_ylim(FMIN_HZ * 0.8, min(sample_rate / 2, 4000))
+    for j in range(track.voices):
+        f = np.where(track.f0[j] > 0, track.f0[j], np.nan)
+        ax.plot(track.times, f, lw=1.2, label=f"f0_{j + 1}")
+    ax.set_xlabel("time (s)")
+    ax.set_ylabel("frequency (Hz)")
+    ax.legend(loc="upper right", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
