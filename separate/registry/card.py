@@ -19,6 +19,12 @@ weights are and their sha256, the licence, the training data and the measured me
     sha256 = "…"
     # ... or a Hugging Face Hub file:
     # hf_repo = "user/name"; filename = "model.safetensors"; revision = "<commit sha>"
+    # ... or several files (a bag of models), each with its sha256, from the Hub (with
+    # `hf_repo` + `revision`) or beside the card (without):
+    # [weights.files]
+    # "955717e8.safetensors" = "<sha256>"
+
+    [engine]          # optional defaults for the engine: segment (s), overlap, window, plan
 
     [training]        # free-form: command, data, epochs, wall time
     [metrics]         # free-form: measured numbers and the command that measured them
@@ -26,10 +32,11 @@ weights are and their sha256, the licence, the training data and the measured me
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import tomllib
 
 from separate.errors import ModelError
 
@@ -44,7 +51,21 @@ class WeightsRef:
     hf_repo: str | None = None
     filename: str | None = None
     revision: str | None = None
+    files: dict[str, str] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def file_hashes(self) -> dict[str, str | None]:
+        """Every weights file of the card → its pinned sha256 (``None`` when the card pins none).
+
+        A single ``filename`` / ``embedded`` file, or the ``[weights.files]`` table.
+        """
+        if self.files:
+            return {name: (sha or None) for name, sha in self.files.items()}
+        if self.hf_repo is not None and self.filename is not None:
+            return {self.filename: self.sha256}
+        if self.embedded is not None:
+            return {self.embedded: self.sha256}
+        return {}
 
 
 @dataclass
@@ -63,6 +84,7 @@ class ModelCard:
     provider: str = "separate"
     training: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)
+    engine: dict[str, Any] = field(default_factory=dict)
     path: Path | None = None
 
     @property
@@ -103,6 +125,7 @@ def card_from_dict(data: dict[str, Any], path: Path | None = None) -> ModelCard:
         hf_repo=w.pop("hf_repo", None),
         filename=w.pop("filename", None),
         revision=w.pop("revision", None),
+        files={str(k): str(v) for k, v in dict(w.pop("files", {})).items()},
         extra=w,
     )
     name = data.get("name") or (path.stem if path else "unnamed")
@@ -119,5 +142,6 @@ def card_from_dict(data: dict[str, Any], path: Path | None = None) -> ModelCard:
         provider=data.get("provider", "separate"),
         training=dict(data.get("training", {})),
         metrics=dict(data.get("metrics", {})),
+        engine=dict(data.get("engine", {})),
         path=path,
     )

@@ -69,7 +69,7 @@ def sha256_file(path: str | os.PathLike[str]) -> str:
 
 
 def weights_path(card: ModelCard) -> Path | None:
-    """Local path of the card's weights (downloading through the Hub cache if needed)."""
+    """Local path of a single-file card's weights (downloading through the Hub cache if needed)."""
     if card.weights.embedded is not None:
         return card.embedded_path
     if card.weights.hf_repo is not None:
@@ -79,42 +79,130 @@ def weights_path(card: ModelCard) -> Path | None:
     return None
 
 
+def weight_files(card: ModelCard, force: bool = False) -> dict[str, Path]:
+    """Every weights file of ``card`` → local path, downloading Hub files if needed.
+
+    Files of a card without ``hf_repo`` are relative to the card's folder. ``force`` downloads
+    Hub files again. Nothing is verified here (see :func:`verify_file`).
+
+    Raises:
+        ModelError: from :func:`separate.registry.hub.fetch_file` (offline, unreachable, 404, ...).
+    """
+    if card.weights.hf_repo is not None:
+        from separate.registry import hub
+
+        return hub.fetch_files(card, force=force)
+    out: dict[str, Path] = {}
+    for name in card.weights.file_hashes():
+        p = Path(name)
+        if not p.is_absolute() and card.path is not None:
+            p = Path(card.path).parent / p
+        out[name] = p
+    return out
+
+
+def verify_file(card: ModelCard, name: str, path: Path, sha256: str | None) -> None:
+    """Check that ``path`` exists and has the sha256 the card pins (no pin: nothing to check).
+
+    Raises:
+        ModelError: missing file, or sha256 mismatch (refusing to load; says how to repair).
+    """
+    if not path.is_file():
+        raise ModelError(f"model {card.name!r}: weights file {path} is missing")
+    if not sha256:
+        return
+    digest = sha256_file(path)
+    if digest != sha256:
+        fix = (
+            f"run `separate models pull {card.name} --force` to download it again"
+            if card.weights.hf_repo is not None and "hub" in path.parts
+            else "replace the file, or fix the card"
+        )
+        raise ModelError(
+            f"model {card.name!r}: sha256 of {path} is {digest[:12]}…, the card says "
+            f"{sha256[:12]}…; refusing to load ({fix})"
+        )
+
+
+def verified_files(card: ModelCard, force: bool = False) -> dict[str, Path]:
+    """:func:`weight_files`, each checked by :func:`verify_file` (raises ``ModelError``)."""
+    files = weight_files(card, force=force)
+    hashes = card.weights.file_hashes()
+    for name, path in files.items():
+        verify_file(card, name, path, hashes.get(name))
+    return files
+
+
+# Cards whose `provider` is not ours name the module that registers their architecture.
+_PROVIDERS = {"demucs": ("separate.nets.demucs_wrap", "pip install 'separate[demucs]'")}
+
+
+def _import_provider(card: ModelCard) -> None:
+    if card.provider not in _PROVIDERS:
+        return
+    module, install = _PROVIDERS[card.provider]
+    try:
+        __import__(module)
+    except ImportError as exc:
+        raise ModelError(
+            f"model {card.name!r} needs the {card.provider!r} provider: {exc} ({install})"
+        ) from None
+
+
 def model_from_card(card: ModelCard, device: str | torch.device = "cpu") -> torch.nn.Module:
     """Build the card's architecture and load its verified weights (safetensors only).
 
+    An architecture class with a ``from_weight_files(card, files)`` classmethod builds itself
+    from the files (third-party layouts, e.g. Demucs bags); any other is built from
+    ``[args]`` and gets ``load_state_dict`` from its single safetensors file.
+
     Raises:
-        ModelError: weights missing, sha256 mismatch, or weights that do not fit the architecture.
+        ModelError: weights missing, sha256 mismatch, a non-safetensors file, or weights that do
+            not fit the architecture.
     """
     from safetensors.torch import load_file
 
     from separate import nets
 
-    try:
-        model = nets.build(
-            card.arch,
-            sources=card.sources,
-            sample_rate=card.sample_rate,
-            audio_channels=card.audio_channels,
-            **card.args,
-        )
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ModelError(f"model {card.name!r}: cannot build {card.arch!r}: {exc}") from None
-    path = weights_path(card)
-    if path is not None:
-        if not path.is_file():
-            raise ModelError(f"model {card.name!r}: weights file {path} is missing")
-        if card.weights.sha256:
-            digest = sha256_file(path)
-            if digest != card.weights.sha256:
-                raise ModelError(
-                    f"model {card.name!r}: sha256 of {path} is {digest[:12]}…, the card says "
-                    f"{card.weights.sha256[:12]}…; refusing to load (delete it and pull again)"
-                )
+    _import_provider(card)
+    nets._import_all()
+    cls = nets.ARCHITECTURES.get(card.arch)
+    factory = getattr(cls, "from_weight_files", None)
+    if factory is not None:
+        files = verified_files(card)
         try:
-            state = load_file(str(path))
-            model.load_state_dict(state)
-        except Exception as exc:  # noqa: BLE001 - safetensors/torch raise various types
-            raise ModelError(f"model {card.name!r}: cannot load weights {path}: {exc}") from None
+            model = factory(card, files)
+        except ModelError:
+            raise
+        except (KeyError, TypeError, ValueError, OSError) as exc:
+            raise ModelError(f"model {card.name!r}: cannot build {card.arch!r}: {exc}") from None
+    else:
+        try:
+            model = nets.build(
+                card.arch,
+                sources=card.sources,
+                sample_rate=card.sample_rate,
+                audio_channels=card.audio_channels,
+                **card.args,
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ModelError(f"model {card.name!r}: cannot build {card.arch!r}: {exc}") from None
+        files = verified_files(card)
+        if len(files) > 1:
+            raise ModelError(f"model {card.name!r}: {card.arch!r} takes one weights file")
+        for path in files.values():
+            if path.suffix != ".safetensors":
+                raise ModelError(
+                    f"model {card.name!r}: {path.name} is not a .safetensors file; cards load "
+                    "safetensors only (nothing is unpickled)"
+                )
+            try:
+                state = load_file(str(path))
+                model.load_state_dict(state)
+            except Exception as exc:  # noqa: BLE001 - safetensors/torch raise various types
+                raise ModelError(
+                    f"model {card.name!r}: cannot load weights {path}: {exc}"
+                ) from None
     nets.check_contract(model)
     model.card = card  # type: ignore[attr-defined]
     return model.to(device).eval()
