@@ -1,0 +1,119 @@
+"""Saving an adapted model as a model card + safetensors weights (``adapt --save-model``).
+
+The result loads like any registry model (``separate split -m PATH.toml`` or ``-m
+PATH.safetensors``): the card copies the base model's architecture, arguments, sources and rate
+(``separate.registry.card`` format), points at the weights beside it (``[weights] embedded``) with
+their sha256, and records how the adaptation was done under ``[training]``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from separate.errors import UsageError
+
+
+def card_paths(path: str | os.PathLike[str]) -> tuple[Path, Path]:
+    """``(card.toml, weights.safetensors)`` for a ``--save-model`` argument: ``X.toml``,
+    ``X.safetensors`` or ``X`` all give ``X.toml`` and ``X.safetensors``."""
+    p = Path(path)
+    if p.suffix in (".toml", ".safetensors"):
+        p = p.with_suffix("")
+    return p.with_name(p.name + ".toml"), p.with_name(p.name + ".safetensors")
+
+
+def _toml_value(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, float):
+        if math.isnan(v):
+            return "nan"
+        if math.isinf(v):
+            return "inf" if v > 0 else "-inf"
+        return repr(v)
+    if isinstance(v, str):
+        return json.dumps(v)  # a JSON string is a valid TOML basic string
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    if isinstance(v, dict):
+        items = (f"{json.dumps(str(k))} = {_toml_value(x)}" for k, x in v.items())
+        return "{ " + ", ".join(items) + " }"
+    if v is None:
+        return '""'
+    raise TypeError(f"cannot write {type(v).__name__} to a model card")
+
+
+def _toml(data: dict[str, Any]) -> str:
+    """Write a card dict (scalars first, then one level of tables) as TOML."""
+    lines = []
+    tables = {k: v for k, v in data.items() if isinstance(v, dict)}
+    for k, v in data.items():
+        if k not in tables and v is not None:
+            lines.append(f"{k} = {_toml_value(v)}")
+    for name, table in tables.items():
+        lines.append("")
+        lines.append(f"[{name}]")
+        for k, v in table.items():
+            if v is not None:
+                lines.append(f"{json.dumps(str(k))} = {_toml_value(v)}")
+    return "\n".join(lines) + "\n"
+
+
+def save_adapted_model(
+    model: torch.nn.Module,
+    path: str | os.PathLike[str],
+    training: dict[str, Any] | None = None,
+    description: str | None = None,
+) -> tuple[Path, Path]:
+    """Write ``model`` (built from a card, ``model.card``) as ``PATH.toml`` + ``PATH.safetensors``.
+
+    Args:
+        model: a registry-built model (it carries ``.card``).
+        path: ``X``, ``X.toml`` or ``X.safetensors``.
+        training: facts about the adaptation for the card's ``[training]`` table.
+        description: the card's description (default: "<base> adapted to one mixture").
+
+    Returns:
+        ``(card_path, weights_path)``.
+
+    Raises:
+        UsageError: the model has no card (it was not built by the registry).
+    """
+    from safetensors.torch import save_file
+
+    from separate.registry import sha256_file
+
+    base = getattr(model, "card", None)
+    if base is None:
+        raise UsageError("--save-model needs a model loaded from a card (separate.registry)")
+    card_path, weights_path = card_paths(path)
+    card_path.parent.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()}
+    tmp = weights_path.with_name(weights_path.name + ".part")
+    save_file(state, str(tmp), metadata={"base_model": base.name, "adapted": "true"})
+    os.replace(tmp, weights_path)
+    data: dict[str, Any] = {
+        "name": card_path.stem,
+        "description": description or f"{base.name} adapted to one mixture (separate adapt)",
+        "arch": base.arch,
+        "sources": list(base.sources),
+        "sample_rate": int(base.sample_rate),
+        "audio_channels": int(base.audio_channels),
+        "license": base.license,
+        "provider": base.provider,
+        "args": dict(base.args),
+        "weights": {"embedded": weights_path.name, "sha256": sha256_file(weights_path)},
+        "training": {"base_model": base.name, **(training or {})},
+    }
+    tmp_card = card_path.with_name(card_path.name + ".part")
+    tmp_card.write_text(_toml(data), encoding="utf-8")
+    os.replace(tmp_card, card_path)
+    return card_path, weights_path
