@@ -1,0 +1,112 @@
+"""``separate train``: train a separation model and export it as a model card."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import tomllib
+import typer
+
+from separate.cli.app import app
+from separate.cli.state import err_console, out_console
+from separate.errors import UsageError
+
+
+@app.command(no_args_is_help=True)
+def train(
+    data: list[Path] = typer.Option(..., "--data", help="Stems folder in MUSDB18-HQ layout "
+                                    "(train/ and valid/ inside); repeat to mix several."),
+    out: Path = typer.Option(..., "--out", help="Run folder: checkpoint, history, loss.png."),
+    arch: str = typer.Option("unet", "--arch", help="Architecture (a registered arch name)."),
+    config: Path | None = typer.Option(None, "--config", help="TOML file of training options "
+                                       "(keys of separate.training.TrainConfig)."),
+    epochs: int | None = typer.Option(None, help="Maximum epochs."),
+    batch_size: int | None = typer.Option(None, "--batch-size", help="Excerpts per step."),
+    lr: float | None = typer.Option(None, help="Adam learning rate."),
+    segment: float | None = typer.Option(None, help="Excerpt length in seconds."),
+    examples: int | None = typer.Option(None, help="Excerpts per epoch."),
+    workers: int | None = typer.Option(None, help="Data-loading processes."),
+    resume: bool = typer.Option(False, "--resume", help="Continue from RUN_DIR/checkpoint.pt."),
+    export: str | None = typer.Option(None, "--export", help="After training, write "
+                                      "models/NAME.toml + models/NAME.safetensors (best epoch)."),
+    models_dir: Path = typer.Option(Path("models"), "--models-dir", help="Where --export writes."),
+) -> None:
+    """Train a separation model on stems folders, with checkpoints and validation.
+
+    Every epoch draws random excerpts (sources remixed across tracks, random gains, channel
+    swaps), validates on the valid split, checkpoints, and redraws RUN_DIR/loss.png. Distributed:
+    [bold]torchrun --nproc_per_node N -m separate train ...[/bold] (gloo on CPU, NCCL on GPU).
+    """
+    from separate.training import TrainConfig
+    from separate.training import train as run_training
+
+    opts: dict[str, Any] = {}
+    if config is not None:
+        try:
+            opts.update(tomllib.loads(config.read_text()))
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise UsageError(f"{config}: cannot read training config ({exc})") from None
+    opts.update({"data": [str(d) for d in data], "out": str(out), "arch": arch})
+    for key, val in {"epochs": epochs, "batch_size": batch_size, "lr": lr, "segment": segment,
+                     "examples": examples, "workers": workers}.items():
+        if val is not None:
+            opts[key] = val
+    try:
+        cfg = TrainConfig.from_dict(opts)
+    except (TypeError, ValueError) as exc:
+        raise UsageError(str(exc)) from None
+
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    console = err_console()
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(),
+                  TextColumn("{task.completed}/{task.total} steps"),
+                  TextColumn("loss {task.fields[loss]:.4f}"), TimeElapsedColumn(),
+                  console=console, transient=False) as progress:
+        steps = max(1, cfg.examples // cfg.batch_size)
+        task = progress.add_task("epoch 1", total=steps, loss=float("nan"))
+
+        def on_progress(kind: str, info: dict[str, Any]) -> None:
+            if kind == "step":
+                progress.update(task, advance=1, loss=info["loss"],
+                                description=f"epoch {info['epoch']}")
+            else:
+                v = info["valid"]
+                console.print(f"epoch {info['epoch']}: train loss {info['train_loss']:.4f}, "
+                              "valid SDR " + ", ".join(f"{k} {x:.2f}" for k, x in v.items())
+                              + " dB")
+                progress.reset(task, total=steps)
+
+        result = run_training(cfg, resume=resume, on_progress=on_progress)
+    if export:
+        path = export_best(cfg, export, models_dir, result)
+        console.print(f"exported {path}")
+    out_console().print_json(json.dumps({k: v for k, v in result.items() if k != "history"}))
+
+
+def export_best(cfg: Any, name: str, models_dir: Path, result: dict[str, Any]) -> Path:
+    """Export the best checkpoint of a run as ``models_dir/NAME.{toml,safetensors}``."""
+    import sys
+
+    import torch
+
+    from separate.training import build_model, export_model
+
+    model = build_model(cfg)
+    best = torch.load(Path(cfg.out) / "best.pt", map_location="cpu", weights_only=True)
+    model.load_state_dict(best["model"])
+    hist = result["history"]
+    training = {
+        "command": "separate " + " ".join(sys.argv[1:]),
+        "config": {k: v for k, v in asdict(cfg).items() if k not in ("out",)},
+        "epochs": len(hist),
+        "best_epoch": result["best_epoch"],
+        "wall_time_seconds": round(result["seconds"], 1),
+        "best_valid_sdr_db": hist[result["best_epoch"] - 1]["valid"] if hist else {},
+    }
+    return export_model(model, name, models_dir, arch=cfg.arch, args=cfg.args,
+                        engine={"segment": cfg.segment, "overlap": 0.25},
+                        training=training)

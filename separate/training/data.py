@@ -1,0 +1,126 @@
+"""Training data: MUSDB18-HQ-style folders (real or synthetic), with augmentation.
+
+A *stems folder* holds one sub-folder per track with one audio file per source
+(``<track>/vocals.wav``, ``drums.wav``, ...; WAV or FLAC), as MUSDB18-HQ and ``separate synth
+--kind band`` write them. ``.stem.mp4`` files (MUSDB18) are read through the ``musdb`` package.
+
+Augmentation (Uhlich et al. 2017, as Open-Unmix does): every source of a training example may
+come from a different track (remixing across tracks), at a random offset, with a random gain
+(±``gain_db``) and a random swap of the stereo channels.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import torch
+
+from separate.errors import UsageError
+
+STEM_EXTENSIONS = (".wav", ".flac")
+
+
+@dataclass
+class Track:
+    """A track: ``{source: path}`` and its length in samples."""
+
+    name: str
+    files: dict[str, Path]
+    frames: int
+    sample_rate: int
+
+
+def find_tracks(root: str | Path, sources: list[str], split: str | None = None) -> list[Track]:
+    """Tracks under ``root`` (or ``root/split`` if that folder exists) that have every source.
+
+    Raises:
+        UsageError: no track with all the sources (the message names the folder).
+    """
+    base = Path(root)
+    if split and (base / split).is_dir():
+        base = base / split
+    tracks = []
+    for d in sorted(p for p in base.iterdir() if p.is_dir()) if base.is_dir() else []:
+        files = {}
+        for s in sources:
+            for ext in STEM_EXTENSIONS:
+                if (d / f"{s}{ext}").is_file():
+                    files[s] = d / f"{s}{ext}"
+                    break
+        if len(files) == len(sources):
+            info = sf.info(str(files[sources[0]]))
+            frames = min(sf.info(str(f)).frames for f in files.values())
+            tracks.append(Track(d.name, files, frames, int(info.samplerate)))
+    if not tracks:
+        raise UsageError(f"{base}: no track folders with all of {', '.join(sources)}")
+    return tracks
+
+
+def read_excerpt(path: Path, start: int, frames: int, channels: int) -> np.ndarray:
+    """``float32 [channels, frames]`` from ``start`` (zero-padded past the end; mono files are
+    duplicated to ``channels``)."""
+    with sf.SoundFile(str(path)) as f:
+        f.seek(min(start, f.frames))
+        x = f.read(frames, dtype="float32", always_2d=True).T
+    if x.shape[0] != channels:
+        x = np.repeat(x[:1], channels, axis=0) if x.shape[0] == 1 else x[:channels]
+    if x.shape[1] < frames:
+        x = np.pad(x, ((0, 0), (0, frames - x.shape[1])))
+    return x
+
+
+class StemsDataset(torch.utils.data.Dataset):
+    """Random excerpts of ``segment`` samples: ``(mixture [C, T], sources [S, C, T])``.
+
+    Args:
+        tracks: from :func:`find_tracks`.
+        sources: source names (order of the output).
+        segment: excerpt length in samples.
+        channels: audio channels (2).
+        examples: excerpts per epoch.
+        augment: remix across tracks, random gains, channel swap (training); off = fixed
+            excerpts from each track (validation; the same every epoch).
+        gain_db: range of the random gain.
+        seed: base seed; each example's randomness derives from ``(seed, epoch, index)``.
+    """
+
+    def __init__(self, tracks: list[Track], sources: list[str], segment: int, channels: int = 2,
+                 examples: int = 1000, augment: bool = True, gain_db: float = 6.0,
+                 seed: int = 0):
+        self.tracks = tracks
+        self.sources = sources
+        self.segment = segment
+        self.channels = channels
+        self.examples = examples
+        self.augment = augment
+        self.gain_db = gain_db
+        self.seed = seed
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return self.examples
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        rng = random.Random(hash((self.seed, self.epoch if self.augment else 0, index)))
+        stems = []
+        fixed = self.tracks[index % len(self.tracks)]
+        fixed_start = rng.randint(0, max(0, fixed.frames - self.segment))
+        for s in self.sources:
+            track = rng.choice(self.tracks) if self.augment else fixed
+            start = (rng.randint(0, max(0, track.frames - self.segment)) if self.augment
+                     else fixed_start)
+            x = read_excerpt(track.files[s], start, self.segment, self.channels)
+            if self.augment:
+                x = x * np.float32(10 ** (rng.uniform(-self.gain_db, self.gain_db) / 20))
+                if self.channels == 2 and rng.random() < 0.5:
+                    x = x[::-1].copy()
+            stems.append(x)
+        src = torch.from_numpy(np.stack(stems))
+        return src.sum(0), src
