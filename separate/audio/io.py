@@ -27,6 +27,10 @@ from separate.errors import InputError
 AUDIO_EXTENSIONS = (".wav", ".flac", ".mp3", ".ogg", ".opus", ".aiff", ".aif", ".m4a", ".mp4")
 FFMPEG_EXTENSIONS = (".m4a", ".mp4")
 
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+_FILE_MODE = 0o666 & ~_UMASK
+
 #: Output formats: extension -> (soundfile format, default subtype, allowed bit depths).
 OUTPUT_FORMATS: dict[str, tuple[str, dict[str, str]]] = {
     "wav": ("WAV", {"16": "PCM_16", "24": "PCM_24", "float": "FLOAT"}),
@@ -258,6 +262,7 @@ class AtomicAudioWriter:
     def commit(self) -> Path:
         """Close and rename into place; returns the final path."""
         self._file.close()
+        os.chmod(self.tmp, _FILE_MODE)  # mkstemp creates 0600; give the usual umask mode
         os.replace(self.tmp, self.path)
         return self.path
 
