@@ -332,6 +332,7 @@ def write_intervals(
     for name, start, end in rows:
         writer.writerow([name, f"{start:.6f}", f"{end:.6f}"])
     path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".part")
     tmp.write_text(buf.getvalue(), encoding="utf-8")
     os.replace(tmp, path)
