@@ -84,7 +84,8 @@ def train(
     if export:
         path = export_best(cfg, export, models_dir, result)
         console.print(f"exported {path}")
-    out_console().print_json(json.dumps({k: v for k, v in result.items() if k != "history"}))
+    out_console().print_json(json.dumps({k: v for k, v in result.items()
+                                             if k not in ("history", "model")}))
 
 
 def export_best(cfg: Any, name: str, models_dir: Path, result: dict[str, Any]) -> Path:

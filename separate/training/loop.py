@@ -105,7 +105,7 @@ def hybrid_loss(model: torch.nn.Module, est: torch.Tensor, src: torch.Tensor, mi
     """Eq. 6.12: ``α·L_SDR + β·L_Mag`` for ``est, src [B, S, C, T]``, ``mix [B, C, T]``."""
     l_sdr = sdr_loss(est, src)
     loss = alpha * l_sdr
-    parts = {"sdr_loss": float(l_sdr)}
+    parts = {"sdr_loss": float(l_sdr.detach())}
     if beta and hasattr(model, "stft"):
         b, s, c, t = est.shape
         e = model.stft(est.reshape(b, s * c, t))
@@ -113,7 +113,7 @@ def hybrid_loss(model: torch.nn.Module, est: torch.Tensor, src: torch.Tensor, mi
         scale = model.stft(mix).abs().mean(dim=(1, 2, 3)).view(b, 1, 1, 1) + 1e-6
         l_mag = magnitude_l1(e, r, scale)
         loss = loss + beta * l_mag
-        parts["mag_loss"] = float(l_mag)
+        parts["mag_loss"] = float(l_mag.detach())
     return loss, parts
 
 
@@ -174,7 +174,8 @@ def train(cfg: TrainConfig, resume: bool = False,
             after every epoch (the CLI draws its progress bar from these).
 
     Returns:
-        ``{"best_epoch", "best_valid", "history", "seconds"}``.
+        ``{"best_epoch", "best_valid", "history", "seconds", "model"}`` (the model as it is
+        after the last step, not the best epoch's).
     """
     rank, world, device = setup_distributed()
     if cfg.threads:
@@ -231,10 +232,10 @@ def train(cfg: TrainConfig, resume: bool = False,
             loss.backward()
             optimizer.step()
             state["step"] += 1
-            total += float(loss)
+            total += float(loss.detach())
             n += 1
             if on_progress and rank == 0:
-                on_progress("step", {"epoch": epoch, "loss": float(loss), **parts})
+                on_progress("step", {"epoch": epoch, "loss": float(loss.detach()), **parts})
             if cfg.max_steps and state["step"] >= cfg.max_steps:
                 break
         valid = validate(model, valid_loader, device, cfg.sources)
@@ -263,4 +264,4 @@ def train(cfg: TrainConfig, resume: bool = False,
         if cfg.max_steps and state["step"] >= cfg.max_steps:
             break
     return {"best_epoch": state["best_epoch"], "best_valid": state["best"],
-            "history": state["history"], "seconds": state["seconds"]}
+            "history": state["history"], "seconds": state["seconds"], "model": model}

@@ -1,0 +1,37 @@
+"""Shared test fixtures: paths to the real data beside the checkout, small audio makers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED_DATA = REPO.parent / "shared" / "data"
+ROCK = SHARED_DATA / "musdb18-7" / "Music Delta - 80s Rock"
+
+
+def require_shared(path: Path) -> Path:
+    """Skip the test (with the reason) when the shared data folder is absent."""
+    if not path.exists():
+        pytest.skip(f"real data not found: {path} (../shared/data beside the checkout)")
+    return path
+
+
+@pytest.fixture
+def rock_dir() -> Path:
+    return require_shared(ROCK)
+
+
+def write_tone(path: Path, seconds: float = 1.0, sr: int = 44100, channels: int = 2,
+               freq: float = 440.0, subtype: str = "FLOAT") -> np.ndarray:
+    """Write a sine (plus a little noise) and return it as ``[channels, time]``."""
+    t = np.arange(int(seconds * sr)) / sr
+    rng = np.random.default_rng(0)
+    x = np.stack([0.3 * np.sin(2 * np.pi * freq * (1 + 0.01 * c) * t) for c in range(channels)])
+    x = (x + 0.01 * rng.standard_normal(x.shape)).astype(np.float32)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(str(path), x.T, sr, subtype=subtype)
+    return x
