@@ -128,6 +128,21 @@ def _f0_from_notes(notes: list[NoteEvent], duration: float) -> tuple[np.ndarray,
     return times, f0
 
 
+_SFC_SET_ADD_PEAK_CHUNK = 0x1050  # libsndfile command
+
+
+def write_wav(path: Path, audio: np.ndarray, sample_rate: int = SAMPLE_RATE) -> None:
+    """Write float32 ``[channels, time]`` as a 32-bit float WAV, byte-reproducibly.
+
+    libsndfile adds a PEAK chunk with a time stamp to float WAVs, which would make two runs
+    differ; it is switched off here.
+    """
+    with sf.SoundFile(path, "w", sample_rate, audio.shape[0], subtype="FLOAT",
+                      format="WAV") as f:
+        sf._snd.sf_command(f._file, _SFC_SET_ADD_PEAK_CHUNK, sf._ffi.NULL, 0)
+        f.write(np.ascontiguousarray(audio.T, dtype=np.float32))
+
+
 def _write_f0(path: Path, times: np.ndarray, f0: np.ndarray) -> None:
     lines = ["time,f0"] + [f"{t:.2f},{f:.3f}" for t, f in zip(times, f0, strict=False)]
     path.write_text("\n".join(lines) + "\n")
@@ -244,8 +259,8 @@ def render_track(spec: TrackSpec, out_root: str | os.PathLike) -> dict:
     mix = stack.sum(axis=0, dtype=np.float32)
 
     for s, audio in zip(BAND_STEMS, stack, strict=False):
-        sf.write(tmp / f"{s}.wav", audio.T, SAMPLE_RATE, subtype="FLOAT")
-    sf.write(tmp / "mixture.wav", mix.T, SAMPLE_RATE, subtype="FLOAT")
+        write_wav(tmp / f"{s}.wav", audio)
+    write_wav(tmp / "mixture.wav", mix)
     for s, (t, f) in f0_tracks.items():
         _write_f0(tmp / "f0" / f"{s}.csv", t, f)
     times, conf = activation_confidence(list(stack), SAMPLE_RATE)
