@@ -98,6 +98,8 @@ class Separator:
         overlap: fraction of overlap between chunks (default: the card's, else 0.25).
         batch_size: chunks per model call (default: the card's, else 4).
         window: overlap-add window (default: the card's, else ``"taper"``).
+        plan: chunk plan (default: the card's ``[engine] plan``, else ``"end"``; ``"demucs"``
+            reproduces ``demucs.apply.apply_model``, see :mod:`separate.engine.overlap_add`).
 
     Raises:
         ModelError: unknown model, missing or corrupt weights.
@@ -107,7 +109,7 @@ class Separator:
     def __init__(self, model: str | os.PathLike[str] | torch.nn.Module = DEFAULT_MODEL,
                  device: str = "auto", segment: float | None = None,
                  overlap: float | None = None, batch_size: int | None = None,
-                 window: str | None = None):
+                 window: str | None = None, plan: str | None = None):
         self.device = resolve_device(device)
         if isinstance(model, torch.nn.Module):
             self.model = model.to(self.device).eval()
@@ -119,6 +121,7 @@ class Separator:
         self.overlap = float(overlap if overlap is not None else engine.get("overlap", 0.25))
         self.batch_size = int(batch_size if batch_size is not None else engine.get("batch_size", 4))
         self.window = str(window if window is not None else engine.get("window", "taper"))
+        self.plan = str(plan if plan is not None else engine.get("plan", "end"))
         if self.segment <= 0:
             raise UsageError(f"--segment must be positive (got {self.segment})")
         if not 0 <= self.overlap < 1:
@@ -138,7 +141,7 @@ class Separator:
 
     def _stream(self, on_chunks: Callable[[int], None] | None = None) -> StreamSeparator:
         return StreamSeparator(self.model, self.segment, self.overlap, self.batch_size,
-                               self.device, self.window, on_chunks)
+                               self.device, self.window, on_chunks, self.plan)
 
     def separate_tensor(self, mix: torch.Tensor | np.ndarray, sample_rate: int,
                         stems: str | None = None, residual: bool = True,

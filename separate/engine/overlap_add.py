@@ -12,6 +12,14 @@ Chunk plan for a signal of ``N`` samples: regular chunks start at ``0, hop, 2·h
 they fit entirely; if they do not reach the end, one last chunk is aligned to the end
 (starts at ``N − segment``), so no chunk but the only one of a signal shorter than ``segment``
 sees zero padding.
+
+``plan="demucs"`` reproduces ``demucs.apply.apply_model(split=True, shifts=0)`` instead: chunks
+start at ``0, hop, 2·hop, …`` for every start ``< N`` with ``hop = int(segment·(1 − overlap))``;
+a chunk that would run past the end keeps its start ``o`` and length ``L = N − o`` but is fed
+``segment`` samples centred on it (real context on the left, zeros only beyond the signal), the
+model's output is trimmed back to the centre ``L`` samples and weighted by ``window[:L]``
+(Demucs' ``TensorChunk.padded`` + ``center_trim``). Used by Demucs cards (``[engine] plan``),
+whose HTDemucs models only take chunks of their training length.
 """
 
 from __future__ import annotations
@@ -48,8 +56,10 @@ def chunk_window(segment: int, hop: int, kind: str = "taper") -> np.ndarray:
     return np.minimum(rise, fall).astype(np.float32)
 
 
-def count_chunks(length: int, segment: int, hop: int) -> int:
-    """Number of chunks the plan uses for ``length`` samples."""
+def count_chunks(length: int, segment: int, hop: int, plan: str = "end") -> int:
+    """Number of chunks the plan (``"end"`` or ``"demucs"``) uses for ``length`` samples."""
+    if plan == "demucs":
+        return max(1, -(-length // hop))
     if length <= segment:
         return 1
     regular = (length - segment) // hop + 1
@@ -69,6 +79,8 @@ class OverlapAdd:
         device: where the model runs.
         window: see :func:`chunk_window`.
         on_chunks: called with the number of chunks done after every model call (progress).
+        plan: ``"end"`` (default: an end-aligned last chunk) or ``"demucs"`` (see the module
+            docstring).
 
     The stream is ``Iterable[ndarray [G, C, n]]``: ``G`` independent signals of ``C`` channels
     processed in lockstep (e.g. the channels of a stereo file through a mono model), whose chunks
@@ -79,7 +91,7 @@ class OverlapAdd:
     def __init__(self, model: Callable[[torch.Tensor], torch.Tensor], num_sources: int,
                  segment: int, overlap: float = 0.25, batch_size: int = 4,
                  device: str | torch.device = "cpu", window: str = "taper",
-                 on_chunks: Callable[[int], None] | None = None):
+                 on_chunks: Callable[[int], None] | None = None, plan: str = "end"):
         if segment <= 0:
             raise ValueError("segment must be positive")
         if not 0 <= overlap < 1:
@@ -87,7 +99,13 @@ class OverlapAdd:
         self.model = model
         self.num_sources = num_sources
         self.segment = int(segment)
-        self.hop = max(1, int(round(self.segment * (1 - overlap))))
+        if plan not in ("end", "demucs"):
+            raise ValueError(f"unknown chunk plan {plan!r} (end, demucs)")
+        self.plan = plan
+        if plan == "demucs":  # as demucs.apply.apply_model: int(), not round()
+            self.hop = max(1, int((1 - overlap) * self.segment))
+        else:
+            self.hop = max(1, int(round(self.segment * (1 - overlap))))
         self.batch_size = max(1, int(batch_size))
         self.device = torch.device(device)
         self.window = chunk_window(self.segment, self.hop, window)
@@ -118,15 +136,21 @@ class OverlapAdd:
         acc: np.ndarray | None = None  # [G, S, C, *] from absolute index out_start
         wsum = np.zeros(0, dtype=np.float64)
         out_start = 0
-        pending: list[tuple[int, np.ndarray]] = []
+        # (start, chunk [G, C, segment], offset of the kept output in the chunk, kept length)
+        pending: list[tuple[int, np.ndarray, int, int]] = []
 
         def flush() -> None:
             nonlocal acc, wsum
             if not pending:
                 return
-            ys = self._infer([c for _, c in pending])
-            for (start, _), y in zip(pending, ys, strict=True):
-                end = start + seg
+            ys = self._infer([c for _, c, _, _ in pending])
+            for (start, _, trim, keep), y in zip(pending, ys, strict=True):
+                if keep < seg:  # demucs plan, last chunks: centre of the output, window[:keep]
+                    y = y[..., trim:trim + keep]
+                    win = self.window[:keep]
+                else:
+                    win = self.window
+                end = start + keep
                 need = end - out_start
                 if acc is None or acc.shape[-1] < need:
                     shape = (*y.shape[:-1], max(need, 2 * seg))
@@ -137,8 +161,8 @@ class OverlapAdd:
                         grown_w[: wsum.shape[0]] = wsum
                     acc, wsum = grown, grown_w
                 a, b = start - out_start, end - out_start
-                acc[..., a:b] += y * self.window
-                wsum[a:b] += self.window
+                acc[..., a:b] += y * win
+                wsum[a:b] += win
             pending.clear()
 
         def emit(upto: int) -> np.ndarray | None:
@@ -160,7 +184,7 @@ class OverlapAdd:
             buf = block if buf is None else np.concatenate([buf, block], axis=-1)
             total += block.shape[-1]
             while pos + seg <= total:
-                pending.append((pos, buf[..., pos - buf_start: pos - buf_start + seg]))
+                pending.append((pos, buf[..., pos - buf_start: pos - buf_start + seg], 0, seg))
                 last_start = pos
                 pos += hop
                 if len(pending) >= self.batch_size:
@@ -173,28 +197,42 @@ class OverlapAdd:
             # keep input from the last computed chunk on (the end-aligned chunk may need it)
             keep_from = max(last_start, 0) if last_start >= 0 else 0
             keep_from = min(keep_from, pos)
+            if self.plan == "demucs":  # the last chunks take up to segment/2 of left context
+                keep_from = max(0, min(keep_from, pos - seg // 2 - 1))
             if keep_from > buf_start:
                 buf = buf[..., keep_from - buf_start:]
                 buf_start = keep_from
         if buf is None or total == 0:
             return
-        if last_start < 0:  # shorter than one segment: one zero-padded chunk
+        if self.plan == "demucs":  # chunks starting before the end that do not fit
+            for start in range(pos, total, self.hop):
+                keep = total - start
+                trim = (seg - keep) // 2
+                a = start - trim  # first input sample fed to the model
+                chunk = np.zeros((*buf.shape[:-1], seg), dtype=np.float32)
+                lo, hi = max(a, 0), min(a + seg, total)
+                chunk[..., lo - a: hi - a] = buf[..., lo - buf_start: hi - buf_start]
+                pending.append((start, chunk, trim, keep))
+        elif last_start < 0:  # shorter than one segment: one zero-padded chunk
             pad = np.zeros((*buf.shape[:-1], seg), dtype=np.float32)
             pad[..., :total] = buf
-            pending.append((0, pad))
+            pending.append((0, pad, 0, seg))
         elif last_start + seg < total:  # end-aligned last chunk
             start = total - seg
-            pending.append((start, buf[..., start - buf_start: start - buf_start + seg]))
+            pending.append((start, buf[..., start - buf_start: start - buf_start + seg], 0, seg))
         flush()
         out = emit(total)
         if out is not None:
             yield out
 
 
-def total_chunks(length: int, segment: int, overlap: float) -> int:
+def total_chunks(length: int, segment: int, overlap: float, plan: str = "end") -> int:
     """Chunks :class:`OverlapAdd` will compute for ``length`` samples (for progress bars)."""
-    hop = max(1, int(round(segment * (1 - overlap))))
-    return count_chunks(length, segment, hop) if length > 0 else 0
+    if plan == "demucs":
+        hop = max(1, int((1 - overlap) * segment))
+    else:
+        hop = max(1, int(round(segment * (1 - overlap))))
+    return count_chunks(length, segment, hop, plan) if length > 0 else 0
 
 
 __all__ = ["OverlapAdd", "chunk_window", "count_chunks", "total_chunks"]

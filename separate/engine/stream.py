@@ -59,24 +59,27 @@ class StreamSeparator:
         device: where the model runs.
         window: overlap-add window (``"taper"``, ``"triangle"``, ``"rect"``).
         on_chunks: progress callback, called with chunks done after each model call.
+        plan: chunk plan, ``"end"`` (default) or ``"demucs"`` (see
+            :mod:`separate.engine.overlap_add`).
     """
 
     def __init__(self, model: torch.nn.Module, segment: float = 10.0, overlap: float = 0.25,
                  batch_size: int = 4, device: str | torch.device = "cpu", window: str = "taper",
-                 on_chunks: Callable[[int], None] | None = None):
+                 on_chunks: Callable[[int], None] | None = None, plan: str = "end"):
         self.model = model
         self.sources: list[str] = list(model.sources)  # type: ignore[arg-type]
         self.model_rate = int(model.sample_rate)  # type: ignore[arg-type]
         self.model_channels = int(model.audio_channels)  # type: ignore[arg-type]
         self.segment_samples = max(1, int(round(segment * self.model_rate)))
         self.overlap = overlap
+        self.plan = plan
         self.ola = OverlapAdd(model, len(self.sources), self.segment_samples, overlap,
-                              batch_size, device, window, on_chunks)
+                              batch_size, device, window, on_chunks, plan)
 
     def chunks_for(self, frames: int, sample_rate: int) -> int:
         """Chunks needed for ``frames`` samples at ``sample_rate`` Hz (progress total)."""
         n = int(np.ceil(frames * self.model_rate / sample_rate))
-        return total_chunks(n, self.segment_samples, self.overlap)
+        return total_chunks(n, self.segment_samples, self.overlap, self.plan)
 
     def run(self, blocks: Iterable[np.ndarray], sample_rate: int,
             channels: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
