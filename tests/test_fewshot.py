@@ -21,11 +21,11 @@ from separate.fewshot.toy import make_toy_corpus
 from separate.fewshot.train import TrainConfig, build_model, step_loss, train
 from separate.nets import check_contract
 from separate.nets.fewshot import (
-    CLASSES,
     ClassConditionedSeparator,
     ConditioningEncoder,
     FewShotSeparator,
 )
+from separate.synth.classes import CLASSES
 
 SR = 22050
 SMALL = dict(channels=[4, 8, 8, 8, 8, 8], filters=8, n_mels=32)
@@ -164,6 +164,9 @@ def test_read_stems_json_shapes(tmp_path):
                                                               "bass"}]},
         [{"file": "voice1.wav", "class": "piano"}, {"file": "voice2.wav", "class": "bass"}],
         {"voice1": "piano", "voice2": {"class": "bass"}, "tempo": 120},
+        {"stems": {"voice1": {"parts": [{"class": "piano"}, {"class": "piano"}]},
+                   "voice2": {"parts": [{"class": "bass"}]},
+                   "other": {"parts": [{"class": "guitar"}, {"class": "brass"}]}}},
     ):
         p.write_text(json.dumps(data))
         assert read_stems_json(p) == {"voice1": "piano", "voice2": "bass"}

@@ -5,7 +5,9 @@ Corpus layout (the synthetic ``ensemble`` corpus of ``separate synth OUT --kind 
     OUT/{train,valid,test}/<track>/voice1.wav ... voiceN.wav, mixture.wav, stems.json
 
 ``stems.json`` names the instrument class of every voice (from the 18-class vocabulary,
-:data:`separate.nets.fewshot.CLASSES`). Several shapes are accepted (see :func:`read_stems_json`).
+:data:`separate.synth.classes.CLASSES`). Several shapes are accepted (see
+:func:`read_stems_json`); a stem made of parts of several classes (the band corpus' ``other``)
+is skipped.
 
 An *episode* (Sec. 3.2) is: a 3 s chunk of a mixture of up to five instruments, one of which is the
 target; ``n ∈ [min_shots, max_shots]`` conditioning examples, 3 s chunks of the target's own stem
@@ -57,8 +59,10 @@ def read_stems_json(path: str | os.PathLike[str]) -> dict[str, str]:
     """``stems.json`` → ``{voice file stem: class}``.
 
     Accepted shapes: ``{"voices": [{"file"|"name"|"path": "voice1.wav", "class"|"instrument"|
-    "label": "piano", ...}, ...]}``, the same list at top level, ``{"voice1": "piano", ...}`` or
-    ``{"voice1": {"class": "piano", ...}, ...}``.
+    "label": "piano", ...}, ...]}``, the same list at top level, ``{"voice1": "piano", ...}``,
+    ``{"voice1": {"class": "piano", ...}, ...}``, or (the band corpus)
+    ``{"stems": {"bass": {"parts": [{"class": "bass", ...}, ...]}, ...}}`` — a stem whose parts
+    hold several classes is left out.
 
     Raises:
         ValueError: a shape it does not understand (the message names the file).
@@ -74,6 +78,11 @@ def read_stems_json(path: str | os.PathLike[str]) -> dict[str, str]:
         for k in ("class", "instrument_class", "instrument", "label", "category"):
             if isinstance(d.get(k), str):
                 return d[k]
+        parts = d.get("parts")
+        if isinstance(parts, list) and parts:  # {"parts": [{"class": ...}, ...]}: one class only
+            classes = {cls_of(x) if isinstance(x, dict) else None for x in parts}
+            if len(classes) == 1 and None not in classes:
+                return classes.pop()
         return None
 
     if isinstance(data, list):

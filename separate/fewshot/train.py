@@ -89,6 +89,10 @@ def model_args(cfg: TrainConfig) -> dict:
     args: dict = {"channels": list(cfg.channels)}
     if cfg.kind == "fewshot":
         args.update(negatives=cfg.negatives > 0, filters=cfg.filters, n_mels=cfg.n_mels)
+    else:
+        from separate.nets.fewshot import default_classes
+
+        args["classes"] = default_classes()
     return args
 
 

@@ -42,28 +42,14 @@ from torch import nn
 
 from separate.nets import register
 
-#: The 18-class instrument vocabulary of Sec. 2.1 (Fig. 2's 14 classes plus mallets, pipe organ,
-#: bagpipes and whistling). The synthetic corpus labels every voice with one of these.
-CLASSES: list[str] = [
-    "vocals",
-    "drums",
-    "bass",
-    "guitar",
-    "piano",
-    "synth",
-    "keyboards",
-    "strings",
-    "brass",
-    "woodwinds",
-    "accordion",
-    "percussion",
-    "plucked",
-    "voice_other",
-    "mallets",
-    "pipe_organ",
-    "bagpipes",
-    "whistling",
-]
+
+def default_classes() -> list[str]:
+    """The 18-class vocabulary of Sec. 2.1, as the synthetic corpus labels its voices
+    (:data:`separate.synth.classes.CLASSES`). Cards store the list they were trained with."""
+    from separate.synth.classes import CLASSES
+
+    return list(CLASSES)
+
 
 SAMPLE_RATE = 22050
 N_FFT = 1024
@@ -420,7 +406,7 @@ class ClassConditionedSeparator(_TargetResidualModel):
     Args:
         sources: ``[target_name, "residual"]``.
         sample_rate: 22050. audio_channels: 1.
-        classes: the vocabulary (default :data:`CLASSES`, 18 classes).
+        classes: the vocabulary (default :func:`default_classes`, 18 classes).
         channels, n_fft, hop: as :class:`FewShotSeparator`.
     """
 
@@ -435,7 +421,7 @@ class ClassConditionedSeparator(_TargetResidualModel):
         hop: int = HOP,
     ):
         super().__init__(sources, sample_rate, audio_channels)
-        self.classes = list(classes or CLASSES)
+        self.classes = list(classes or default_classes())
         self.unet = FiLMUNet(len(self.classes), channels, n_fft, hop)
 
     def stages(self) -> list[tuple[str, list[nn.Parameter]]]:
@@ -471,10 +457,10 @@ def _masked_mean(e: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
 
 
 __all__ = [
-    "CLASSES",
     "ClassConditionedSeparator",
     "ConditioningEncoder",
     "FewShotSeparator",
     "FiLMUNet",
     "Spectrogram",
+    "default_classes",
 ]
