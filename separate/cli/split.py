@@ -7,6 +7,7 @@ import tempfile
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -106,7 +107,7 @@ def split(
     _check_writable(out)
     separator = Separator(model, device=device, segment=segment, overlap=overlap,
                           batch_size=batch_size)
-    results: list[dict[str, object]] = []
+    results: list[dict[str, Any]] = []
     lock = threading.Lock()
     progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                         TimeRemainingColumn(), console=console, transient=True,
@@ -120,7 +121,7 @@ def split(
                 filename=filename, skip_existing=skip_existing, downmix=downmix,
                 on_start=lambda n: progress.update(task, total=n),
                 on_chunks=lambda k: progress.advance(task, k))
-            entry: dict[str, object] = {
+            entry: dict[str, Any] = {
                 "input": str(path), "status": "skipped" if res.skipped else "ok",
                 "outputs": {k: str(v) for k, v in res.outputs.items()},
                 "duration": round(res.duration, 3), "seconds": round(res.seconds, 3),
@@ -153,15 +154,15 @@ def split(
         else:
             with ThreadPoolExecutor(jobs) as pool:
                 list(pool.map(run_one, files))
-    expansion = [{"input": f["input"], "status": "failed", "error": f["error"]}
-                 for f in failures]
+    expansion: list[dict[str, Any]] = [
+        {"input": f["input"], "status": "failed", "error": f["error"]} for f in failures]
     order = {str(f): i for i, f in enumerate(files)}
     results.sort(key=lambda r: order.get(str(r["input"]), 0))
     entries = results + expansion
     done = [r for r in entries if r["status"] == "ok"]
     failed = [r for r in entries if r["status"] == "failed"]
-    audio = sum(float(r["duration"]) for r in done)  # type: ignore[arg-type]
-    spent = sum(float(r["seconds"]) for r in done)  # type: ignore[arg-type]
+    audio = sum(float(r["duration"]) for r in done)
+    spent = sum(float(r["seconds"]) for r in done)
     if as_json:
         summary = {"model": model, "out": str(out), "files": entries,
                    "separated": len(done), "failed": len(failed),

@@ -34,6 +34,7 @@ class IdentityModel(nn.Module):
         self.sources = list(sources or DEFAULT_SOURCES)
         self.sample_rate = sample_rate
         self.audio_channels = audio_channels
+        self._scale: torch.Tensor
         self.register_buffer("_scale", torch.tensor(1.0 / len(self.sources)))
 
     def forward(self, mix: torch.Tensor) -> torch.Tensor:

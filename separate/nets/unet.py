@@ -74,6 +74,7 @@ class ComplexUNet(nn.Module):
         if bins % 64 or bins > n_fft // 2:
             raise ValueError("bins must be a multiple of 64 and at most n_fft / 2")
         c, s = audio_channels, len(self.sources)
+        self.window: torch.Tensor
         self.register_buffer("window", torch.hann_window(n_fft), persistent=False)
         self.input_norm = nn.BatchNorm2d(c)
         self.encoder = nn.ModuleList()

@@ -106,11 +106,12 @@ def hybrid_loss(model: torch.nn.Module, est: torch.Tensor, src: torch.Tensor, mi
     l_sdr = sdr_loss(est, src)
     loss = alpha * l_sdr
     parts = {"sdr_loss": float(l_sdr.detach())}
-    if beta and hasattr(model, "stft"):
+    stft: Callable[[torch.Tensor], torch.Tensor] | None = getattr(model, "stft", None)
+    if beta and stft is not None:
         b, s, c, t = est.shape
-        e = model.stft(est.reshape(b, s * c, t))
-        r = model.stft(src.reshape(b, s * c, t))
-        scale = model.stft(mix).abs().mean(dim=(1, 2, 3)).view(b, 1, 1, 1) + 1e-6
+        e = stft(est.reshape(b, s * c, t))
+        r = stft(src.reshape(b, s * c, t))
+        scale = stft(mix).abs().mean(dim=(1, 2, 3)).view(b, 1, 1, 1) + 1e-6
         l_mag = magnitude_l1(e, r, scale)
         loss = loss + beta * l_mag
         parts["mag_loss"] = float(l_mag.detach())
@@ -193,9 +194,11 @@ def train(cfg: TrainConfig, resume: bool = False,
                              cfg.examples, augment=True, seed=cfg.seed)
     valid_set = StemsDataset(valid_tracks, cfg.sources, segment, cfg.audio_channels,
                              cfg.valid_examples, augment=False, seed=cfg.seed + 1)
-    sampler = (torch.utils.data.distributed.DistributedSampler(train_set, world, rank,
-                                                               shuffle=True, seed=cfg.seed)
-               if world > 1 else None)
+    from torch.utils.data.distributed import DistributedSampler
+
+    sampler: DistributedSampler | None = (
+        DistributedSampler(train_set, world, rank, shuffle=True, seed=cfg.seed)
+        if world > 1 else None)
     train_loader = torch.utils.data.DataLoader(
         train_set, batch_size=cfg.batch_size, shuffle=sampler is None, sampler=sampler,
         num_workers=cfg.workers, drop_last=True, persistent_workers=cfg.workers > 0)

@@ -1,0 +1,65 @@
+# Set-up, tests and benchmarks. `make split FILE=...` and `make test` set everything up first.
+# torch==2.13.0 is installed before the project: it is the CPU build that lies on this machine's
+# disk; a bare `torch` requirement would pull a multi-GB CUDA build (see DEVELOPERS notes in
+# README.md).
+
+VENV    ?= .venv
+PY      := $(VENV)/bin/python
+PIP     := $(VENV)/bin/pip
+STAMP   := $(VENV)/.installed
+FILE    ?=
+OUT     ?= separated
+MODEL   ?= default
+SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+DEBS    := ffmpeg fluidsynth fluid-soundfont-gm musescore-general-soundfont avldrums.lv2-soundfont
+PYTEST_ARGS ?=
+
+.PHONY: install debs split test test-all bench lint experiment-adapt experiment-fewshot experiment-f0 clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@$(MAKE) --no-print-directory debs
+	@[ -x $(PY) ] || python3 -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q torch==2.13.0
+	$(PIP) install -q -e '.[dev,demucs]'
+	@touch $(STAMP)
+
+# Debian packages: ffmpeg (museval, .stem.mp4), fluidsynth + SoundFonts (separate synth).
+debs:
+	@missing=""; for p in $(DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  $(SUDO) apt-get update -q >/dev/null && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends $$missing >/dev/null; \
+	fi
+
+split: install
+	@[ -n "$(FILE)" ] || { echo 'usage: make split FILE=song.flac [OUT=separated] [MODEL=default]'; exit 2; }
+	$(VENV)/bin/separate split "$(FILE)" -o "$(OUT)" -m "$(MODEL)"
+
+test: install
+	$(VENV)/bin/pytest -q -m "not slow" $(PYTEST_ARGS)
+
+test-all: install
+	$(VENV)/bin/pytest -q $(PYTEST_ARGS)
+
+bench: install
+	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+lint: install
+	$(VENV)/bin/ruff check separate tests benchmarks
+	$(VENV)/bin/mypy separate
+
+experiment-adapt: install
+	$(PY) benchmarks/experiment_adapt.py
+
+experiment-fewshot: install
+	$(PY) benchmarks/experiment_fewshot.py
+
+experiment-f0: install
+	$(PY) benchmarks/experiment_f0.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache
