@@ -538,4 +538,21 @@ def compose_band_song(
                 part.notes = _melody(rng, grid, song, chords, full, scale, lo, hi)
             else:
                 part.notes = _other(rng, grid, song, chords, sevenths, full, part.name)
+    quantise_to_ticks(song)
     return song
+
+
+MIDI_RESOLUTION = 960
+"""Ticks per beat of the written MIDI file; note times are snapped to this grid."""
+
+
+def quantise_to_ticks(song: Song) -> None:
+    """Snap every note to the MIDI tick grid, so the audio, the F0 files and ``song.mid``
+    carry exactly the same times."""
+    tick = 60.0 / (song.tempo * MIDI_RESOLUTION)
+    for part in song.parts:
+        snapped = []
+        for n in part.notes:
+            a, b = round(n.start / tick), round(n.end / tick)
+            snapped.append(NoteEvent(n.pitch, a * tick, max(b, a + 1) * tick, n.velocity))
+        part.notes = snapped

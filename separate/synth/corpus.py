@@ -30,7 +30,7 @@ import soundfile as sf
 from separate.adapt.envelope import activation_confidence
 from separate.errors import UsageError
 from separate.synth import effects
-from separate.synth.compose import Part, Song, compose_band_song
+from separate.synth.compose import MIDI_RESOLUTION, Part, Song, compose_band_song
 from separate.synth.render import NoteEvent, renderer
 from separate.synth.singer import F0_HOP_SECONDS, SingerVoice, sing
 from separate.synth.soundfonts import available, drum_kits, melodic_fonts
@@ -151,7 +151,7 @@ def _write_f0(path: Path, times: np.ndarray, f0: np.ndarray) -> None:
 def _write_midi(path: Path, song: Song) -> None:
     import pretty_midi
 
-    pm = pretty_midi.PrettyMIDI(initial_tempo=song.tempo)
+    pm = pretty_midi.PrettyMIDI(resolution=MIDI_RESOLUTION, initial_tempo=song.tempo)
     for part in song.parts:
         inst = pretty_midi.Instrument(
             program=0 if part.is_drum else part.program, is_drum=part.is_drum, name=part.name

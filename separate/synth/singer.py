@@ -75,13 +75,13 @@ _FORMANTS = {
 _VOWELS = ("a", "e", "i", "o", "u")
 # Consonant noise: (centre Hz, bandwidth Hz, duration s, level) ; "h" uses the vowel envelope.
 _CONSONANTS = {
-    "s": (6500, 3500, 0.09, 0.35),
-    "sh": (3200, 2000, 0.10, 0.35),
-    "f": (5000, 6000, 0.08, 0.12),
-    "h": (0, 0, 0.07, 0.25),
-    "t": (4500, 3000, 0.025, 0.5),
-    "k": (2200, 1500, 0.03, 0.45),
-    "p": (900, 1200, 0.02, 0.4),
+    "s": (6500, 3500, 0.09, 0.12),
+    "sh": (3200, 2000, 0.10, 0.12),
+    "f": (5000, 6000, 0.08, 0.05),
+    "h": (0, 0, 0.07, 0.1),
+    "t": (4500, 3000, 0.025, 0.2),
+    "k": (2200, 1500, 0.03, 0.2),
+    "p": (900, 1200, 0.02, 0.15),
 }
 _NASALS = ("m", "n")
 _LIQUIDS = ("l", "r", "w", "y")
@@ -118,10 +118,10 @@ class SingerVoice:
             voice=voice,
             formant_scale=float(rng.uniform(0.93, 1.07)),
             vibrato_rate=float(rng.uniform(4.5, 6.5)),
-            vibrato_depth=float(rng.uniform(15, 60)),
+            vibrato_depth=float(rng.uniform(15, 45)),
             vibrato_delay=float(rng.uniform(0.12, 0.35)),
             jitter_cents=float(rng.uniform(3, 10)),
-            glide=float(rng.uniform(0.015, 0.05)),
+            glide=float(rng.uniform(0.008, 0.025)),
             tilt=float(rng.uniform(-9, -4.5)),
             breathiness=float(rng.uniform(0.02, 0.12)),
             consonant_rate=float(rng.uniform(0.55, 0.9)),
@@ -192,12 +192,24 @@ def sing(
             vib_env[i0:i1] = ramp
         prev_end = note.end
     voiced_c = amp > 0.05 * (amp.max() if amp.max() > 0 else 1)
-    # Fill unvoiced gaps by holding the previous pitch (for smooth glides into the next note).
-    idx = np.where(~np.isnan(target), np.arange(nc), 0)
-    np.maximum.accumulate(idx, out=idx)
+    # Pitch between notes: across short (legato) gaps hold the previous note, so the voice
+    # glides into the next one; across rests (> 80 ms) jump to the next note's pitch, so a
+    # phrase starts on pitch (with an occasional small scoop from below).
+    known = ~np.isnan(target)
+    ar = np.arange(nc)
+    prev_i = np.maximum.accumulate(np.where(known, ar, -1))
+    next_i = np.minimum.accumulate(np.where(known, ar, nc)[::-1])[::-1]
     first = notes[0].pitch if notes else 60
-    held = np.where(np.isnan(target[idx]), first, target[idx])
-    held[: np.argmax(~np.isnan(target))] = first
+    prev_p = np.where(prev_i >= 0, target[np.maximum(prev_i, 0)], np.nan)
+    next_p = np.where(next_i < nc, target[np.minimum(next_i, nc - 1)], np.nan)
+    gap = (next_i - prev_i) / cr
+    held = np.where(known, target, np.where((gap <= 0.08) & ~np.isnan(prev_p), prev_p, next_p))
+    held = np.where(np.isnan(held), np.where(np.isnan(prev_p), first, prev_p), held)
+    for note in notes:
+        i0 = int(note.start * cr)
+        if 0 < i0 < nc and not known[i0 - 1] and rng.random() < 0.3:
+            m = min(nc - i0, int(cr * rng.uniform(0.04, 0.09)))
+            held[i0:i0 + m] -= rng.uniform(0.3, 1.0) * np.linspace(1, 0, m)  # scoop
     # Glides: one-pole smoothing of the pitch (in semitones), time constant voice.glide.
     alpha = np.exp(-1.0 / (voice.glide * cr))
     pitch, _ = lfilter([1 - alpha], [1, -alpha], held - held[0], zi=[0.0])
@@ -221,10 +233,10 @@ def sing(
     s = np.sin(half)
     with np.errstate(divide="ignore", invalid="ignore"):
         pulse = np.where(np.abs(s) > 1e-6, np.sin((k + 0.5) * phase) / (2 * s) - 0.5, k)
-    pulse = pulse / np.maximum(k, 1.0)  # peak 1 whatever the number of harmonics
+    pulse = pulse / np.sqrt(np.maximum(k, 1.0) / 2)  # unit RMS whatever the number of harmonics
     glottal = 0.5 - 0.5 * np.cos(phase)  # aspiration is pulsed with the glottal cycle
     noise = rng.standard_normal(n)
-    excitation = a_s * shimmer * (pulse + voice.breathiness * 4 * glottal * noise)
+    excitation = a_s * shimmer * (pulse + voice.breathiness * 2 * glottal * noise)
     # ---- consonants and breaths (noise bursts) ----------------------------------------------
     cons = np.zeros(n)
     events: list[tuple[float, float, str, str]] = []  # start, end, kind, vowel-after
@@ -248,7 +260,7 @@ def sing(
                     events.append((note.start, note.start + 0.06, "nasal", vowel))
         prev_end = note.end
     for t0, t1, kind, _v in events:
-        i0, i1 = int(t0 * sr), min(n, int(t1 * sr))
+        i0, i1 = max(0, int(t0 * sr)), min(n, int(t1 * sr))
         if i1 <= i0 or kind == "nasal":
             continue
         m = i1 - i0
