@@ -7,7 +7,8 @@ endpoints huggingface_hub 2.x calls, with the headers it reads:
   revision resolves to), ``ETag`` (git blob sha1 for small files; for LFS-like files, i.e.
   ``.safetensors``, also ``X-Linked-Etag`` = sha256 and ``X-Linked-Size``), ``Content-Length``;
   errors as 404 with ``X-Error-Code: RepoNotFound | RevisionNotFound | EntryNotFound``.
-- ``POST /api/repos/create``, ``POST /api/models/{repo_id}/preupload/{revision}`` (every file
+- ``POST /api/repos/create``, ``POST /api/validate-yaml`` (README metadata: always valid),
+  ``POST /api/models/{repo_id}/preupload/{revision}`` (every file
   "regular", i.e. inline base64) and ``POST /api/models/{repo_id}/commit/{revision}`` (NDJSON),
   enough for ``HfApi.create_repo`` / ``create_commit`` / ``upload_file``.
 
@@ -167,6 +168,10 @@ class FakeHub:
         n = int(h.headers.get("Content-Length") or 0)
         raw = h.rfile.read(n) if n else b""
         path = unquote(urlsplit(h.path).path)
+        if path == "/api/validate-yaml":  # README metadata check before a commit
+            self._reply(h, 200, {"Content-Type": "application/json"},
+                        b'{"errors": [], "warnings": []}')
+            return
         if path == "/api/repos/create":
             req = json.loads(raw or b"{}")
             repo_id = f"{req['organization']}/{req['name']}" if req.get("organization") \

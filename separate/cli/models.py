@@ -111,23 +111,28 @@ def show(name: str = typer.Argument(..., help="Model name or path to a card.")) 
     card = find_card(name)
     s = _summary(card)
     con = out_console()
-    con.print(f"[bold]{card.name}[/bold]  {card.description}", highlight=False)
-    con.print(f"card: {s['card']}", highlight=False)
-    con.print(f"arch: {card.arch} (provider {card.provider}), args: {card.args}", highlight=False)
-    con.print(f"sources: {', '.join(card.sources)}; {card.sample_rate} Hz, "
-              f"{card.audio_channels} channel(s); licence: {card.license or '?'}", highlight=False)
+
+    def say(text: str) -> None:
+        con.print(text, highlight=False, markup=False, soft_wrap=True)
+
+    con.print(f"[bold]{card.name}[/bold]", highlight=False)
+    if card.description:
+        say(card.description)
+    say(f"card: {s['card']}")
+    say(f"arch: {card.arch} (provider {card.provider}), args: {card.args}")
+    say(f"sources: {', '.join(card.sources)}; {card.sample_rate} Hz, "
+        f"{card.audio_channels} channel(s); licence: {card.license or '?'}")
     if card.weights.hf_repo:
-        con.print(f"hub: {card.weights.hf_repo} @ {card.weights.revision or 'main'}",
-                  highlight=False)
+        say(f"hub: {card.weights.hf_repo} @ {card.weights.revision or 'main'}")
     for f in s["files"]:
-        con.print(f"  {f['name']}  sha256 {f['sha256'] or '(not pinned)'}  "
-                  f"[{f['where']}] {f['path'] or ''}", highlight=False)
+        say(f"  {f['name']}  sha256 {f['sha256'] or '(not pinned)'}  [{f['where']}]"
+            f"{'  ' + f['path'] if f['path'] else ''}")
     for title, table in (("engine", card.engine), ("training", card.training),
                          ("metrics", card.metrics)):
         if table:
-            con.print(f"{title}:", highlight=False)
+            say(f"{title}:")
             for k, v in table.items():
-                con.print(f"  {k} = {v}", highlight=False)
+                say(f"  {k} = {v}")
 
 
 @models_app.command()
@@ -144,19 +149,19 @@ def pull(
 
     card = find_card(name)
     if not card.weights.file_hashes():
-        err_console().print(f"{card.name}: no weights to download")
+        err_console().print(f"{card.name}: no weights to download", markup=False)
         return
     if card.weights.hf_repo is not None:
         err_console().print(f"pulling {card.name} from {card.weights.hf_repo} @ "
                             f"{card.weights.revision or 'main'} ({hub.settings().endpoint})",
-                            highlight=False)
+                            highlight=False, markup=False)
     files = verified_files(card, force=force)
     for fname, path in files.items():
-        out_console().print(f"{fname}  ok  {path}", highlight=False, soft_wrap=True)
+        out_console().print(f"{fname}  ok  {path}", highlight=False, markup=False, soft_wrap=True)
     if to is not None:
         dest = hub.export_folder(card, to)
         err_console().print(f"copied card and weights to {dest.parent} (use SEPARATE_MODELS="
-                            f"{dest.parent})", highlight=False, soft_wrap=True)
+                            f"{dest.parent})", highlight=False, markup=False, soft_wrap=True)
 
 
 @models_app.command()
@@ -169,18 +174,19 @@ def verify(name: str = typer.Argument(..., help="Model name or path to a card.")
     for s in hub.file_status(card):
         if s.path is None:
             out_console().print(f"{s.name}  missing  (run `separate models pull {card.name}`)",
-                                highlight=False)
+                                highlight=False, markup=False)
             bad += 1
             continue
         digest = sha256_file(s.path)
         if s.sha256 is None:
             out_console().print(f"{s.name}  unpinned (sha256 {digest})  {s.path}",
-                                highlight=False, soft_wrap=True)
+                                highlight=False, markup=False, soft_wrap=True)
         elif digest == s.sha256:
-            out_console().print(f"{s.name}  ok  {s.path}", highlight=False, soft_wrap=True)
+            out_console().print(f"{s.name}  ok  {s.path}", highlight=False, markup=False,
+                                soft_wrap=True)
         else:
             out_console().print(f"{s.name}  MISMATCH sha256 {digest}, card {s.sha256}  "
-                                f"{s.path}", highlight=False, soft_wrap=True)
+                                f"{s.path}", highlight=False, markup=False, soft_wrap=True)
             bad += 1
     if bad:
         raise ModelError(f"model {card.name!r}: {bad} weights file(s) missing or corrupt")
@@ -196,7 +202,7 @@ def path(
 
     card = find_card(name)
     if card_path:
-        out_console().print(str(card.path), highlight=False, soft_wrap=True)
+        out_console().print(str(card.path), highlight=False, markup=False, soft_wrap=True)
         return
     status = hub.file_status(card)
     if not status:
@@ -206,7 +212,7 @@ def path(
         raise ModelError(f"model {card.name!r}: {', '.join(missing)} not downloaded "
                          f"(run `separate models pull {card.name}`)")
     for s in status:
-        out_console().print(str(s.path), highlight=False, soft_wrap=True)
+        out_console().print(str(s.path), highlight=False, markup=False, soft_wrap=True)
 
 
 @models_app.command()
@@ -231,9 +237,9 @@ def push(
     card = find_card(card_file)
     result = hub.push_card(card, repo, token=token, private=private)
     err_console().print(f"pushed {card.name} to {result.url} (weights commit "
-                        f"{result.revision[:12]})", highlight=False, soft_wrap=True)
+                        f"{result.revision[:12]})", highlight=False, markup=False, soft_wrap=True)
     if out is not None:
         out.write_text(result.card_text, encoding="utf-8")
-        err_console().print(f"pinned card written to {out}", highlight=False)
+        err_console().print(f"pinned card written to {out}", highlight=False, markup=False)
     else:
         out_console().print(result.card_text, highlight=False, markup=False, soft_wrap=True)
