@@ -85,6 +85,8 @@ def test_segment_starts_cover_the_track():
     assert segment_starts(10, 4) == [0, 4, 6]
     assert segment_starts(8, 4) == [0, 4]
     assert segment_starts(3, 4) == [0]
+    assert segment_starts(10, 4, 2) == [0, 2, 4, 6]
+    assert segment_starts(11, 4, 3) == [0, 3, 6, 7]
 
 
 def test_lookahead_moves_slow_weights_every_k_steps():

@@ -48,6 +48,10 @@ from separate.errors import InputError
 #: Confidence at or above which a frame-wise source counts as active (MedleyDB; paper Sec. 4).
 ACTIVE_THRESHOLD = 0.5
 
+#: Times may pass the end of the track by this much (s) or one frame, whichever is larger:
+#: frame-based tools round the last frame up (MedleyDB's hop is 46 ms, the envelope's 93 ms).
+END_TOLERANCE = 0.25
+
 #: Times within this fraction of a frame of a frame's time count as on it (absorbs rounding).
 FRAME_TOLERANCE = 1e-3
 
@@ -72,7 +76,7 @@ def load_activations(
         num_frames: frames in the grid.
         frame_rate: frames per second (frame ``k`` at ``k / frame_rate`` s).
         duration: length of the track in seconds (default ``num_frames / frame_rate``). Times
-            more than one frame period beyond it are errors.
+            beyond it by more than ``END_TOLERANCE`` (0.25 s) or one frame are errors.
         format: ``auto`` (guessed from the content), ``intervals``, ``audacity`` or ``framewise``.
 
     Returns:
@@ -201,7 +205,7 @@ def _resolve(name: str, sources: Sequence[str], path: Path, lineno: int) -> int:
 
 
 def _check_time(t: float, path: Path, lineno: int, duration: float, frame_rate: float) -> None:
-    if t > duration + 1.0 / frame_rate:
+    if t > duration + max(1.0 / frame_rate, END_TOLERANCE):
         raise InputError(
             path, f"line {lineno}: time {t} s is beyond the end of the track ({duration:.3f} s)"
         )
@@ -316,14 +320,20 @@ def write_intervals(
     h: torch.Tensor | np.ndarray,
     sources: Sequence[str],
     frame_rate: float,
+    duration: float | None = None,
 ) -> None:
     """Write ``h[source, frame]`` as an intervals CSV (format (a), with a header).
+
+    ``duration`` (s), when given, clips the intervals to the end of the track (the last frame of
+    a grid usually reaches a little beyond it).
 
     Every source is written: one that never plays gets a single zero-length row
     ``source,0,0`` (marked, but active nowhere), so reading the file back gives ``h`` exactly.
     Times have 6 decimals. The file is written to a temporary name and renamed.
     """
     rows = frames_to_intervals(h, sources, frame_rate)
+    if duration is not None:
+        rows = [(n, s, min(e, duration)) for n, s, e in rows if s < duration]
     playing = {r[0] for r in rows}
     rows += [(name, 0.0, 0.0) for name in sources if name not in playing]
     buf = io.StringIO()

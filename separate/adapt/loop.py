@@ -5,10 +5,12 @@ with the user's activations ``h`` and the loss of Eq. 1, for 10 epochs over 4-se
 the mixture, learning rate 1e-5, batch size 1, Ranger; only a contiguous range of stages is
 trained (Sec. 5.1). ``loss="reconstruction"`` gives the B-Lx baseline.
 
-**An epoch** is one pass over the mixture cut into consecutive non-overlapping segments of
-``segment`` seconds (the last one is moved back to end on the track's last sample, so every
-segment is full; a track shorter than a segment is one segment), in a random order drawn from
-``seed``.
+**An epoch** is one pass over the segments of ``segment`` seconds that start every ``hop``
+seconds (default ``hop = segment``: consecutive, non-overlapping; the last one is moved back to end
+on the track's last sample, so every segment is full; a track shorter than a segment is one
+segment), in a random order drawn from ``seed``. The paper only says "4-second-long segments
+extracted from the mixture"; the authors' code (giorgiacantisani/ugosa, ``adapt_general.py``)
+takes windows every 1 s (``--hop 1``), i.e. four times more steps per epoch at 4 s segments.
 
 **Batch norm and dropout.** The model stays in ``eval()`` mode for the whole adaptation: batch-
 norm layers keep normalising with the running statistics learnt in pre-training (one mixture at
@@ -44,6 +46,7 @@ class AdaptConfig:
         lr: learning rate (1e-5).
         lam: ``λ`` of Eq. 1, the weight of the silent-source term (1).
         segment: segment length in seconds (4).
+        hop: seconds between segment starts (``None`` = ``segment``, non-overlapping).
         batch_size: segments per step (1).
         optimizer: ``"ranger"`` (RAdam + Lookahead) or ``"adam"``.
         loss: ``"activations"`` (Eq. 1, P-Lx) or ``"reconstruction"`` (B-Lx baseline).
@@ -55,6 +58,7 @@ class AdaptConfig:
     lr: float = 1e-5
     lam: float = 1.0
     segment: float = 4.0
+    hop: float | None = None
     batch_size: int = 1
     optimizer: str = "ranger"
     loss: str = "activations"
@@ -70,6 +74,8 @@ class AdaptConfig:
             raise ValueError("lambda must be >= 0")
         if not self.segment > 0:
             raise ValueError("segment must be > 0 seconds")
+        if self.hop is not None and not self.hop > 0:
+            raise ValueError("hop must be > 0 seconds")
         if self.batch_size < 1:
             raise ValueError("batch size must be >= 1")
         if self.optimizer not in OPTIMIZERS:
@@ -103,11 +109,15 @@ class AdaptResult:
     config: dict = field(default_factory=dict)
 
 
-def segment_starts(num_samples: int, segment_samples: int) -> list[int]:
-    """Start samples of the consecutive segments covering a track (see the module doc)."""
+def segment_starts(
+    num_samples: int, segment_samples: int, hop_samples: int | None = None
+) -> list[int]:
+    """Start samples of the segments covering a track, ``hop_samples`` apart (default: the
+    segment length), the last one ending on the last sample (see the module doc)."""
     if num_samples <= segment_samples:
         return [0]
-    starts = list(range(0, num_samples - segment_samples + 1, segment_samples))
+    step = max(1, hop_samples or segment_samples)
+    starts = list(range(0, num_samples - segment_samples + 1, step))
     if starts[-1] + segment_samples < num_samples:
         starts.append(num_samples - segment_samples)
     return starts
@@ -156,7 +166,8 @@ def adapt_model(
     optimizer = make_optimizer(config.optimizer, params, config.lr)
 
     seg = max(1, int(round(config.segment * model.sample_rate)))  # type: ignore[attr-defined]
-    starts = segment_starts(mix.shape[-1], seg)
+    hop = None if config.hop is None else max(1, int(round(config.hop * model.sample_rate)))
+    starts = segment_starts(mix.shape[-1], seg, hop)
     length = min(seg, mix.shape[-1])
     mix = mix.to(device=device, dtype=torch.float32)
     h = h.to(device=device, dtype=torch.float32)

@@ -60,6 +60,12 @@ def adapt_cmd(
         1.0, "--lambda", help="Weight λ of the silent-source term of Eq. 1 (≥ 0)."
     ),
     segment: float = typer.Option(4.0, "--segment", help="Training segment length (s)."),
+    hop: float = typer.Option(
+        None,
+        "--hop",
+        help="Seconds between segment starts (default: --segment, no overlap; the authors' code "
+        "used 1).",
+    ),
     batch_size: int = typer.Option(1, "--batch-size", min=1, help="Segments per step."),
     optimizer: str = typer.Option(
         "ranger", "--optimizer", help="ranger (RAdam + Lookahead, the paper's) or adam."
@@ -88,7 +94,8 @@ def adapt_cmd(
     from separate.adapt.run import adapt
 
     config = AdaptConfig(
-        layers=layers, epochs=epochs, lr=lr, lam=lam, segment=segment, batch_size=batch_size,
+        layers=layers, epochs=epochs, lr=lr, lam=lam, segment=segment, hop=hop,
+        batch_size=batch_size,
         optimizer=optimizer, loss=loss, seed=seed,
     )
     try:
