@@ -143,6 +143,14 @@ def test_bag_matches_demucs_bag_and_exposes_stages():
         ours(torch.zeros(1, 2, int(SEGMENT * 44100) + 1))
 
 
+def test_training_mode_keeps_the_segment():
+    bag = DemucsBag([tiny_htdemucs(5)]).train()
+    y = bag(torch.randn(1, 2, 3000))
+    y.pow(2).mean().backward()
+    assert bag.models[0].segment == SEGMENT
+    assert all(p.grad is not None for _, ps in bag.stages() for p in ps[:1])
+
+
 def test_adapt_can_select_a_stage_range():
     from separate.adapt.stages import freeze_except
 

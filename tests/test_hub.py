@@ -192,3 +192,11 @@ def test_pickles_are_not_loaded(tmp_path):
     )
     with pytest.raises(ModelError, match="not a .safetensors file"):
         load_model(tmp_path / "p.toml")
+
+
+def test_unpinned_hub_file_loads_with_a_warning(fake_hub, tmp_path, monkeypatch):  # noqa: F811
+    fake_hub.commit(REPO, {"tiny.safetensors": tiny_weights()})
+    card = write_card(tmp_path / "cards", "main", "")
+    monkeypatch.setenv("SEPARATE_MODELS", str(card.parent))
+    with pytest.warns(UserWarning, match="pins no sha256"):
+        assert load_model("tiny-hub").sources == ["a", "b"]

@@ -60,7 +60,9 @@ def _summary(card) -> dict:  # noqa: ANN001 - ModelCard
     if not files:
         where, cached = "none", "—"
     elif card.weights.hf_repo is not None:
-        where = f"hub: {card.weights.hf_repo}"
+        rev = card.weights.revision or ""
+        pinned = all(files.values()) and len(rev) == 40
+        where = f"hub: {card.weights.hf_repo}" + ("" if pinned else " (unpinned)")
         cached = "yes" if all(s.path for s in status) else "no"
     else:
         where, cached = "embedded", "yes" if all(s.path for s in status) else "missing"

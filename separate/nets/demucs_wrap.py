@@ -258,11 +258,16 @@ class DemucsBag(nn.Module):
     def forward(self, mix: torch.Tensor) -> torch.Tensor:
         """``mix [B, C, T]`` → ``[B, S, C, T]``, the weighted average of the bag's outputs.
 
+        In training mode any ``T`` works (HTDemucs then runs at the input's length; its
+        ``segment`` is restored afterwards).
+
         Raises:
-            ValueError: ``T`` longer than an HTDemucs member's training segment.
+            ValueError: in eval mode, ``T`` longer than an HTDemucs member's training segment.
         """
         limit = self.max_samples
-        if limit is not None and mix.shape[-1] > limit:
+        evaluating = any(not m.training for m, h in zip(self.models, self._htdemucs,
+                                                        strict=True) if h)
+        if evaluating and limit is not None and mix.shape[-1] > limit:
             raise ValueError(
                 f"HTDemucs takes at most {limit} samples ({self.segment:g} s) per chunk, got "
                 f"{mix.shape[-1]}: use an engine segment of at most {self.segment:g} s"
@@ -272,7 +277,11 @@ class DemucsBag(nn.Module):
         for m, wm in zip(self.models, w, strict=True):
             if not bool((wm != 0).any()):
                 continue
-            y = m(mix) * wm.view(1, -1, 1, 1)
+            segment = m.segment  # HTDemucs overwrites it with the input length in training mode
+            try:
+                y = m(mix) * wm.view(1, -1, 1, 1)
+            finally:
+                m.segment = segment
             out = y if out is None else out + y
         assert out is not None  # every source has a positive total weight
         return out / w.sum(0).view(1, -1, 1, 1)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import warnings
 from pathlib import Path
 
 import torch
@@ -110,6 +111,11 @@ def verify_file(card: ModelCard, name: str, path: Path, sha256: str | None) -> N
     if not path.is_file():
         raise ModelError(f"model {card.name!r}: weights file {path} is missing")
     if not sha256:
+        if card.weights.hf_repo is not None:
+            warnings.warn(
+                f"model {card.name!r}: the card pins no sha256 for {name}; loading it unverified",
+                stacklevel=3,
+            )
         return
     digest = sha256_file(path)
     if digest != sha256:
