@@ -1,0 +1,424 @@
+"""Experiment: few-shot separation vs the class-conditioned baseline (Wang et al. 2022, Tables 1-3).
+
+Synthetic test split (``separate synth OUT --kind ensemble``; every voice of every test track is a
+target in turn, the mixture is the sum of the track's voices):
+
+* Table 1 / Table 2 — seen / unseen classes (unseen = classes absent from the train split, e.g.
+  the corpus' test-only classes, or those a model was trained with ``--held-out``): mean SDR of
+  the class-conditioned baseline and of the few-shot model with n = 1..5 examples, each drawn 10
+  times (mean ± std of the per-draw means, as the paper); the mixture-as-estimate row is the
+  floor.
+* Table 3 — 5-shot with relaxed example constraints: same track (basic), examples from other test
+  tracks of the same class, multi-source examples (each example mixed with one other instrument
+  of its track with probability 0.5; basic model and, if given, the MS model), and the +Neg model
+  with 5 negative examples (chunks of random non-target instruments of the mixture).
+
+Examples are 3 s chunks of the target's own stem where it plays (Sec. 3.3: drawn from the whole
+track, which is also evaluated — the paper's protocol). SDR is BSS-Eval v4 (1 s windows, median
+over windows; ``separate.evaluation.fast_bsseval`` if present, else museval) of the target at
+22.05 kHz mono, with the references [target, rest of the mixture].
+
+Real data (development figures, ``../shared/data``):
+
+* ``medleydb-jazz``: target = the melody instrument; 3 s examples from the first half of its
+  isolated track, separation evaluated on the second half of the mixture; compared with the
+  mixture as estimate.
+* ``bach10-ass``: every source of every mixture as target, examples (up to 3 s) from the first
+  half of its isolated track, evaluation on the second half.
+
+Usage::
+
+    python benchmarks/experiment_fewshot.py --corpus CORPUS --model fewshot \\
+        --baseline fewshot-class --neg-model fewshot-neg [--ms-model fewshot-ms] \\
+        [--draws 10] [--shots 1,2,3,4,5] [--max-tracks N] [--seconds S] [--out docs/...md]
+    python benchmarks/experiment_fewshot.py --tiny   # smoke run: toy corpus, models trained for
+                                                     # a few steps; numbers are meaningless
+
+Models are registry names or card paths; a table row is skipped when its model is not given.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from separate.fewshot.api import fewshot_array, load_fewshot_model
+from separate.fewshot.data import Track, activity, load_split
+
+SR = 22050
+SEG = 3 * SR
+HOP_GRID = SR // 4
+DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
+
+
+# -- metric -------------------------------------------------------------------------------------
+
+
+def _bss_eval():
+    try:
+        from separate.evaluation.fast_bsseval import bss_eval
+    except ImportError:
+        from museval.metrics import bss_eval
+    return bss_eval
+
+
+def target_sdr(target: np.ndarray, est: np.ndarray, mix: np.ndarray, sr: int) -> float:
+    """BSS-Eval v4 SDR (dB) of ``est`` for ``target`` (mono ``[T]``), median over 1 s windows.
+
+    The v4 SDR of a source, ``|s|² / |ŝ − s|²`` with 512-tap distortion filters, depends on its
+    own reference only, so the target is evaluated alone (the mixture-as-estimate baseline would
+    otherwise have a silent residual estimate). NaN if undefined (silent target or estimate).
+    """
+    del mix
+    ref = target[None, :, None].astype(np.float64)
+    es = est[None, :, None].astype(np.float64)
+    try:
+        sdr = _bss_eval()(ref, es, window=sr, hop=sr)[0]
+    except ValueError:  # a silent reference or estimate
+        return float("nan")
+    return float(np.nanmedian(sdr[0])) if np.isfinite(sdr[0]).any() else float("nan")
+
+
+# -- example drawing ----------------------------------------------------------------------------
+
+
+def active_starts(audio: np.ndarray, seg: int = SEG, lo: int = 0, hi: int | None = None):
+    """Starts (samples, on a 0.25 s grid) of active ``seg``-long chunks inside ``[lo, hi)``."""
+    hi = len(audio) if hi is None else hi
+    part = audio[lo:hi]
+    act = activity(part, HOP_GRID, seg)
+    starts = lo + np.flatnonzero(act) * HOP_GRID
+    if len(starts) == 0 and len(part) >= seg:
+        starts = np.array([lo])
+    return starts
+
+
+def chunks(rng, audio, n, seg=SEG, lo=0, hi=None) -> list[np.ndarray]:
+    starts = active_starts(audio, seg, lo, hi)
+    if len(starts) == 0:
+        return []
+    return [audio[s : s + seg].copy() for s in rng.choice(starts, size=n, replace=True)]
+
+
+@dataclass
+class Item:
+    """One synthetic evaluation item: voice ``vi`` of ``track`` as the target."""
+
+    track: Track
+    vi: int
+
+    @property
+    def cls(self) -> str:
+        return self.track.voices[self.vi].cls
+
+    @property
+    def target(self) -> np.ndarray:
+        return self.track.voices[self.vi].audio
+
+    @property
+    def mix(self) -> np.ndarray:
+        return np.sum([v.audio for v in self.track.voices], axis=0).astype(np.float32)
+
+
+def examples_for(item: Item, items: list[Item], rng, n: int, mode: str) -> list[np.ndarray]:
+    """``mode``: ``same`` (own stem), ``other`` (other tracks, same class), ``ms`` (own stem,
+    each example mixed with one other instrument of the track with probability 0.5)."""
+    if mode == "other":
+        pool = [it for it in items if it.cls == item.cls and it.track.name != item.track.name]
+        if not pool:
+            return []
+        picks = rng.choice(len(pool), size=n, replace=len(pool) < n)
+        return [c for i in picks for c in chunks(rng, pool[i].target, 1)]
+    tv = item.target
+    starts = active_starts(tv)
+    out = []
+    for s in rng.choice(starts, size=n, replace=True):
+        ex = tv[s : s + SEG].copy()
+        others = [v for j, v in enumerate(item.track.voices) if j != item.vi]
+        if mode == "ms" and others and rng.random() < 0.5:
+            ex += others[rng.integers(len(others))].audio[s : s + SEG]
+        out.append(ex)
+    return out
+
+
+def negatives_for(item: Item, rng, m: int) -> list[np.ndarray]:
+    others = [v for j, v in enumerate(item.track.voices) if j != item.vi]
+    return [c for _ in range(m) for c in chunks(rng, others[rng.integers(len(others))].audio, 1)]
+
+
+def run_fewshot(model, item_mix, target, pos, neg=()) -> float:
+    model.condition([torch.from_numpy(p) for p in pos], [torch.from_numpy(x) for x in neg])
+    est = fewshot_array(model, item_mix, SR)
+    return target_sdr(target, est, item_mix, SR)
+
+
+# -- synthetic tables ---------------------------------------------------------------------------
+
+
+def train_classes(corpus: Path, max_tracks: int | None) -> set[str]:
+    return {v.cls for t in load_split(corpus, "train", max_tracks=max_tracks) for v in t.voices}
+
+
+def synthetic(args, models: dict) -> dict:
+    tracks = load_split(args.corpus, "test", max_tracks=args.max_tracks)
+    if args.seconds:
+        n = int(args.seconds * SR)
+        for t in tracks:
+            for v in t.voices:
+                v.audio = v.audio[:n]
+    items = [Item(t, i) for t in tracks for i, v in enumerate(t.voices)
+             if len(active_starts(v.audio)) > 0]
+    seen_train = train_classes(args.corpus, args.max_tracks)
+    held = set()
+    for m in models.values():
+        card = getattr(m, "card", None)
+        held |= set((card.training.get("held_out") or []) if card else [])
+    unseen = {it.cls for it in items if it.cls not in seen_train or it.cls in held}
+    rng = np.random.default_rng(args.seed)
+    res: dict[str, dict[str, list[list[float]]]] = {}  # row -> class -> draws -> item SDRs
+
+    def add(row, cls, draw, value):
+        d = res.setdefault(row, {}).setdefault(cls, [])
+        while len(d) <= draw:
+            d.append([])
+        d[draw].append(value)
+
+    t0 = time.time()
+    for k, it in enumerate(items):
+        mix, tgt = it.mix, it.target
+        add("mixture", it.cls, 0, target_sdr(tgt, mix, mix, SR))
+        if "baseline" in models:
+            b = models["baseline"]
+            if it.cls in b.classes:
+                b.condition(it.cls)
+                add("baseline", it.cls, 0, target_sdr(tgt, fewshot_array(b, mix, SR), mix, SR))
+        for d in range(args.draws):
+            if "fewshot" in models:
+                for n in args.shots:
+                    pos = examples_for(it, items, rng, n, "same")
+                    add(f"{n}-shot", it.cls, d, run_fewshot(models["fewshot"], mix, tgt, pos))
+                pos = examples_for(it, items, rng, 5, "other")
+                if pos:
+                    add("5-shot, other track", it.cls, d,
+                        run_fewshot(models["fewshot"], mix, tgt, pos))
+                pos = examples_for(it, items, rng, 5, "ms")
+                add("5-shot, multi-source examples", it.cls, d,
+                    run_fewshot(models["fewshot"], mix, tgt, pos))
+            if "ms" in models:
+                pos = examples_for(it, items, rng, 5, "ms")
+                add("5-shot MS model, multi-source examples", it.cls, d,
+                    run_fewshot(models["ms"], mix, tgt, pos))
+            if "neg" in models and len(it.track.voices) > 1:
+                pos = examples_for(it, items, rng, 5, "same")
+                neg = negatives_for(it, rng, 5)
+                add("5-shot +Neg", it.cls, d, run_fewshot(models["neg"], mix, tgt, pos, neg))
+        print(f"  item {k + 1}/{len(items)} ({it.track.name}/{it.cls}) "
+              f"{time.time() - t0:.0f} s", file=sys.stderr)
+    return {"results": res, "unseen": sorted(unseen), "items": len(items),
+            "tracks": len(tracks), "seconds": time.time() - t0}
+
+
+def cell(per_draw: list[list[float]]) -> tuple[float, float, int]:
+    """mean over draws of the mean over items (NaN-skipping), std over draws, items per draw."""
+    means = [np.nanmean(d) for d in per_draw if np.isfinite(d).any()]
+    if not means:
+        return float("nan"), float("nan"), 0
+    return float(np.mean(means)), float(np.std(means)), len(per_draw[0])
+
+
+def fmt(per_draw) -> str:
+    m, s, _ = cell(per_draw)
+    if not np.isfinite(m):
+        return "–"
+    return f"{m:.2f}" if len(per_draw) == 1 else f"{m:.2f} ± {s:.2f}"
+
+
+def merge(res_row: dict, classes: list[str]) -> list[list[float]]:
+    """All items of ``classes`` pooled, per draw."""
+    draws = max((len(res_row.get(c, [])) for c in classes), default=0)
+    return [[x for c in classes for x in (res_row.get(c, [[]] * draws)[d]
+                                           if d < len(res_row.get(c, [])) else [])]
+            for d in range(draws)]
+
+
+def table(res: dict, rows: list[str], classes: list[str], title: str) -> str:
+    if not classes:
+        return f"### {title}\n\n(no test item of these classes)\n"
+    head = "| method | " + " | ".join(classes) + " | all |"
+    lines = [f"### {title}", "", head, "|" + "---|" * (len(classes) + 2)]
+    for r in rows:
+        if r not in res:
+            continue
+        cells = [fmt(res[r][c]) if c in res[r] else "–" for c in classes]
+        lines.append(f"| {r} | " + " | ".join(cells) + f" | {fmt(merge(res[r], classes))} |")
+    return "\n".join(lines) + "\n"
+
+
+# -- real data ----------------------------------------------------------------------------------
+
+
+def _read_mono(path: Path) -> np.ndarray:
+    from separate.fewshot.examples import read_audio_any, to_model_rate
+
+    audio, sr = read_audio_any(path)
+    return to_model_rate(audio, sr, SR)
+
+
+def real_pairs(name: str) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """``[(item name, target, mixture)]`` at 22.05 kHz mono."""
+    out = []
+    if name == "medleydb-jazz":
+        for d in sorted((DATA / name).iterdir()):
+            t = _read_mono(next(d.glob("*_target.flac")))
+            a = _read_mono(next(d.glob("*_accomp.flac")))
+            n = min(len(t), len(a))
+            out.append((d.name, t[:n], (t[:n] + a[:n]).astype(np.float32)))
+    elif name == "bach10-ass":
+        for g in sorted((DATA / name / "Mixtures").iterdir()):
+            for mf in sorted(g.glob("*.flac")):
+                mix = _read_mono(mf)
+                for sf_ in sorted((DATA / name / "Originals" / g.name).glob(f"{mf.stem}_S*.flac")):
+                    s = _read_mono(sf_)
+                    n = min(len(s), len(mix))
+                    out.append((f"{g.name}/{sf_.stem}", s[:n], mix[:n]))
+    return out
+
+
+def real(args, model, name: str) -> dict:
+    pairs = real_pairs(name)
+    rng = np.random.default_rng(args.seed)
+    rows: dict[str, list[list[float]]] = {"mixture": [[]]}
+    per_item: dict[str, dict[str, float]] = {}
+    for item, tgt, mix in pairs:
+        half = len(mix) // 2
+        m2, t2 = mix[half:], tgt[half:]
+        sdr_mix = target_sdr(t2, m2, m2, SR)
+        rows["mixture"][0].append(sdr_mix)
+        per_item[item] = {"mixture": sdr_mix}
+        seg = min(SEG, half)
+        for n in args.shots:
+            key = f"{n}-shot"
+            rows.setdefault(key, [[] for _ in range(args.draws)])
+            vals = []
+            for d in range(args.draws):
+                pos = chunks(rng, tgt, n, seg=seg, lo=0, hi=half)
+                v = run_fewshot(model, m2, t2, pos) if pos else float("nan")
+                rows[key][d].append(v)
+                vals.append(v)
+            per_item[item][key] = float(np.nanmean(vals))
+    return {"rows": rows, "items": per_item}
+
+
+def real_table(res: dict, title: str) -> str:
+    lines = [f"### {title}", "", "| method | mean SDR (dB) | items |", "|---|---|---|"]
+    for r, d in res["rows"].items():
+        lines.append(f"| {r} | {fmt(d)} | {len(d[0])} |")
+    lines += ["", "| item | " + " | ".join(next(iter(res["items"].values()))) + " |",
+              "|---|" + "---|" * len(next(iter(res["items"].values())))]
+    for item, v in res["items"].items():
+        lines.append(f"| {item} | " + " | ".join(f"{x:.2f}" for x in v.values()) + " |")
+    return "\n".join(lines) + "\n"
+
+
+# -- tiny smoke setup ---------------------------------------------------------------------------
+
+
+def tiny_setup(args) -> None:
+    """Toy corpus (with a class absent from train) and three small models trained a few steps."""
+    from separate.fewshot.toy import make_toy_corpus
+    from separate.fewshot.train import TrainConfig, train
+
+    root = Path(tempfile.mkdtemp(prefix="fewshot-tiny-"))
+    make_toy_corpus(root / "corpus", tracks=(6, 2, 0), seconds=8.0,
+                    classes=["strings", "mallets", "bass", "drums", "piano"], seed=0)
+    make_toy_corpus(root / "test", tracks=(0, 0, 3), seconds=8.0, seed=1)  # + woodwinds
+    (root / "test" / "test").rename(root / "corpus" / "test")
+    small = dict(channels=[4, 8, 16, 16, 16, 16], filters=8, n_mels=32, steps=args.tiny_steps,
+                 batch_size=4, valid_every=args.tiny_steps, valid_batches=1, max_shots=5)
+    for key, kw in {"fewshot": {}, "neg": {"negatives": 5}, "baseline": {"kind": "class"}}.items():
+        out = root / f"{key}.safetensors"
+        train(TrainConfig(corpus=str(root / "corpus"), out=str(out), **kw, **small))
+        setattr(args, {"fewshot": "model", "neg": "neg_model", "baseline": "baseline"}[key],
+                str(out.with_suffix(".toml")))
+    args.corpus = root / "corpus"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--corpus", type=Path, help="synthetic corpus root (with test/ and train/)")
+    ap.add_argument("--model", help="few-shot model (registry name or card path)")
+    ap.add_argument("--baseline", help="class-conditioned baseline model")
+    ap.add_argument("--neg-model", help="few-shot model trained with negatives (+Neg)")
+    ap.add_argument("--ms-model", help="few-shot model trained with multi-source examples (MS)")
+    ap.add_argument("--draws", type=int, default=10, help="random draws of examples (10)")
+    ap.add_argument("--shots", default="1,2,3,4,5", help="numbers of examples (1,2,3,4,5)")
+    ap.add_argument("--max-tracks", type=int, help="at most N test (and train) tracks")
+    ap.add_argument("--seconds", type=float, help="crop test tracks to S seconds")
+    ap.add_argument("--real", default="medleydb-jazz,bach10-ass",
+                    help="real datasets under ../shared/data ('' for none)")
+    ap.add_argument("--out", type=Path, help="write the tables (markdown) here")
+    ap.add_argument("--json", type=Path, help="write the raw results (JSON) here")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--tiny", action="store_true", help="smoke run on a toy corpus")
+    ap.add_argument("--tiny-steps", type=int, default=20)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    args.shots = [int(s) for s in args.shots.split(",") if s]
+    if args.tiny:
+        tiny_setup(args)
+    models = {}
+    for key, spec in (("fewshot", args.model), ("baseline", args.baseline),
+                      ("neg", args.neg_model), ("ms", args.ms_model)):
+        if spec:
+            models[key] = load_fewshot_model(spec)
+    when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    out = [f"## Few-shot separation experiment ({when})", "",
+           "Command: `" + " ".join(sys.argv) + "`", ""]
+    if args.tiny:
+        out += ["**Smoke run** (`--tiny`): toy corpus, models trained for "
+                f"{args.tiny_steps} steps. The numbers test the script, not the method.", ""]
+    raw: dict = {}
+    if args.corpus and models:
+        syn = synthetic(args, models)
+        raw["synthetic"] = syn
+        res = syn["results"]
+        classes = sorted({c for r in res.values() for c in r})
+        seen = [c for c in classes if c not in syn["unseen"]]
+        rows1 = ["mixture", "baseline", *[f"{n}-shot" for n in args.shots]]
+        out += [f"Synthetic test split: {syn['tracks']} tracks, {syn['items']} target voices, "
+                f"{args.draws} draws of examples ({syn['seconds']:.0f} s).", ""]
+        out.append(table(res, rows1, seen, "Table 1: seen classes, SDR (dB)"))
+        out.append(table(res, rows1, syn["unseen"], "Table 2: unseen classes, SDR (dB)"))
+        rows3 = ["5-shot", "5-shot, other track", "5-shot, multi-source examples",
+                 "5-shot MS model, multi-source examples", "5-shot +Neg"]
+        out.append(table(res, rows3, seen, "Table 3: 5-shot, example constraints (seen classes)"))
+    for name in [r for r in args.real.split(",") if r]:
+        if "fewshot" not in models:
+            break
+        if not (DATA / name).is_dir():
+            out.append(f"({name}: {DATA / name} absent, skipped)\n")
+            continue
+        r = real(args, models["fewshot"], name)
+        raw[name] = r
+        out.append(real_table(r, f"{name}: examples from the first half, evaluation on the "
+                                 "second half, SDR (dB)"))
+    text = "\n".join(out)
+    print(text)
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(text)
+    if args.json:
+        args.json.write_text(json.dumps(raw, default=float, indent=1))
+
+
+if __name__ == "__main__":
+    main()
