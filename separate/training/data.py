@@ -44,7 +44,9 @@ def find_tracks(root: str | Path, sources: list[str], split: str | None = None) 
     if split and (base / split).is_dir():
         base = base / split
     tracks = []
-    for d in sorted(p for p in base.iterdir() if p.is_dir()) if base.is_dir() else []:
+    folders = (sorted(p for p in base.iterdir() if p.is_dir() and not p.name.startswith("."))
+               if base.is_dir() else [])
+    for d in folders:
         files = {}
         for s in sources:
             for ext in STEM_EXTENSIONS:

@@ -201,7 +201,8 @@ def train(cfg: TrainConfig, resume: bool = False,
         if world > 1 else None)
     train_loader = torch.utils.data.DataLoader(
         train_set, batch_size=cfg.batch_size, shuffle=sampler is None, sampler=sampler,
-        num_workers=cfg.workers, drop_last=True, persistent_workers=cfg.workers > 0)
+        num_workers=cfg.workers, drop_last=True)  # workers re-created per epoch: they see
+    # the dataset's new epoch and track list (persistent workers would keep stale copies)
     valid_loader = torch.utils.data.DataLoader(valid_set, batch_size=cfg.batch_size,
                                                num_workers=cfg.workers)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
@@ -222,6 +223,9 @@ def train(cfg: TrainConfig, resume: bool = False,
     start_time = time.perf_counter() - state["seconds"]
     while state["epoch"] < cfg.epochs:
         epoch = state["epoch"] + 1
+        # re-scan the folders: a corpus still being rendered grows between epochs
+        train_set.tracks = [t for d in cfg.data for t in find_tracks(d, cfg.sources, "train")]
+        valid_set.tracks = [t for d in cfg.data for t in find_tracks(d, cfg.sources, "valid")]
         train_set.set_epoch(epoch)
         if sampler is not None:
             sampler.set_epoch(epoch)
