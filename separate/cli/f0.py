@@ -75,3 +75,100 @@ def track(
     if plot is not None:
         plot_f0(plot, mono, sr, result)
         err_console().print(f"wrote {plot}")
+
+
+@f0_app.command("split")
+def split(
+    audio: Path = typer.Argument(..., help="Mixture of N monophonic voices (mixed to mono)."),
+    voices: int = typer.Option(..., "--voices", "-n", min=1, help="Number of voices N."),
+    f0: str = typer.Option(
+        "estimate",
+        "--f0",
+        help="F0 CSV from `separate f0 track` (time,f0_1..f0_N; N columns), or 'estimate' to "
+        "track the mixture here (pYIN + voice assignment).",
+    ),
+    method: str = typer.Option(
+        "model",
+        "--method",
+        help="model: the source-filter model (Schulze-Forster et al.); nmf: F0-informed NMF "
+        "baseline (NMF1, Ewert & Müller).",
+    ),
+    model: str = typer.Option(
+        None,
+        "-m",
+        "--model",
+        help="Source-filter model card (name or .toml path). Default: an untrained model, "
+        "meaningful only with --fit-steps.",
+    ),
+    fit_steps: int = typer.Option(
+        0,
+        "--fit-steps",
+        min=0,
+        help="Optimise the model on this mixture for K Adam steps first (unsupervised: needs "
+        "only the mixture and F0). Works from an untrained model (learning-free use).",
+    ),
+    fit_lr: float = typer.Option(1e-3, "--fit-lr", help="Learning rate of --fit-steps."),
+    output: Path = typer.Option(
+        None, "-o", "--output", help="Output folder (default: AUDIO's stem + '_voices')."
+    ),
+    seed: int = typer.Option(0, help="Seed of the noise and the untrained weights."),
+) -> None:
+    """Separate a mixture of N voices given their F0; writes voice1.wav..voiceN.wav.
+
+    Voice 1 is the first F0 column (with --f0 estimate: the highest voice). Output is at the
+    input's sample rate, one mono file per voice; the voices add up to the (mono) mixture.
+
+    Examples:
+      [bold]separate f0 split duet.wav --voices 2 --method nmf[/bold]
+      [bold]separate f0 split quartet.wav -n 4 --f0 quartet.f0.csv --fit-steps 200[/bold]
+    """
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from separate.f0.io import read_mono, write_mono
+    from separate.f0.split import load_source_filter, split_voices
+    from separate.f0.track import read_f0_csv, track_f0, write_f0_csv
+
+    if method not in ("model", "nmf"):
+        raise UsageError(f"unknown --method {method!r}; use model or nmf")
+    if method == "nmf" and (model is not None or fit_steps):
+        raise UsageError("--model and --fit-steps apply to --method model only")
+    mono, sr = read_mono(audio)
+    out_dir = output or audio.with_name(audio.stem + "_voices")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if f0 == "estimate":
+        with err_console().status(f"tracking {voices} voices (pYIN)…"):
+            track_result = track_f0(mono, sr, voices=voices)
+        write_f0_csv(out_dir / "f0.csv", track_result)
+        err_console().print(f"F0 estimated: {out_dir / 'f0.csv'}")
+    else:
+        track_result = read_f0_csv(f0)
+        if track_result.voices != voices:
+            raise UsageError(
+                f"--f0 {f0} has {track_result.voices} F0 column(s) but --voices is {voices}"
+            )
+    net = None
+    if method == "model":
+        net = load_source_filter(model, seed)
+        if model is None and fit_steps == 0:
+            err_console().print(
+                "[yellow]warning:[/yellow] untrained source-filter model without --fit-steps: "
+                "the masks follow the F0 only"
+            )
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+        TimeRemainingColumn(), console=err_console(), transient=True,
+    ) as bar:
+        tasks: dict[str, int] = {}
+
+        def progress(phase: str, done: int, total: int) -> None:
+            if phase not in tasks:
+                tasks[phase] = bar.add_task(phase, total=total)
+            bar.update(tasks[phase], completed=done)
+
+        est = split_voices(
+            mono, sr, track_result, method=method, model=net, fit_steps=fit_steps,
+            fit_lr=fit_lr, seed=seed, progress=progress,
+        )
+    for j, voice in enumerate(est):
+        write_mono(out_dir / f"voice{j + 1}.wav", voice, sr)
+    err_console().print(f"wrote {len(est)} voices to {out_dir}/ ({method})")

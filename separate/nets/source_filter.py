@@ -240,15 +240,18 @@ def harmonic_signal(
     """
     phase = 2 * math.pi * torch.cumsum(f0.to(torch.float64) / sample_rate, dim=-1)
     phase = torch.remainder(phase, 2 * math.pi)
-    out = torch.zeros_like(f0, dtype=torch.float32)
+    # sin(i phi) by the recurrence sin((i+1)x) = 2 cos(x) sin(ix) - sin((i-1)x), in float64
+    two_cos = 2 * torch.cos(phase)
+    prev, cur = torch.zeros_like(phase), torch.sin(phase)
+    out = torch.zeros_like(phase)
     for i in range(1, n_harmonics + 1):
         fi = i * f0
         keep = (fi < sample_rate / 2) & (f0 > 0)
         if not bool(keep.any()):
             break
-        gain = harmonics_gain(fi.float(), ref_hz) * keep
-        out += gain * torch.sin(torch.remainder(i * phase, 2 * math.pi)).float()
-    return out
+        out += harmonics_gain(fi.to(torch.float64), ref_hz) * keep * cur
+        prev, cur = cur, two_cos * cur - prev
+    return out.float()
 
 
 def noise_filter_ir(magnitudes: Tensor, ir_length: int) -> Tensor:
@@ -442,17 +445,33 @@ class SourceFilterModel(nn.Module):
         noise_mag = exp_sigmoid(self.head_noise(hn[:, -1]), 2.0)
         return {"alpha": alpha, "gain": gain, "lpc": lsf_to_lpc(lsf), "noise_mag": noise_mag}
 
-    def synthesise(self, params: dict[str, Tensor], f0: Tensor, length: int) -> Tensor:
-        """Source signals ``[B*J, T]`` from the parameters and F0 ``[B*J, N]`` (Hz)."""
+    def harmonics(self, f0: Tensor, length: int) -> Tensor:
+        """``h * r`` (Eqs. 5-6) for F0 ``[..., N]`` (Hz, frame rate) -> ``[..., length]``.
+
+        Depends on F0 only: callers that synthesise the same F0 repeatedly (fitting, training
+        epochs) may compute it once and pass it to :meth:`forward`."""
+        shape = f0.shape[:-1]
+        f0 = f0.reshape(-1, f0.shape[-1])
         f0_t = interpolate_f0(fill_unvoiced(f0), self.hop, length)
         harm = harmonic_signal(f0_t, self.sample_rate, self.n_harmonics)
+        return harm.reshape(*shape, length)
+
+    def synthesise(
+        self, params: dict[str, Tensor], f0: Tensor, length: int, harm: Tensor | None = None
+    ) -> Tensor:
+        """Source signals ``[B*J, T]`` from the parameters and F0 ``[B*J, N]`` (Hz); ``harm``:
+        precomputed :meth:`harmonics` ``[B*J, T]``."""
+        if harm is None:
+            harm = self.harmonics(f0, length)
         alpha_t = upsample_frames(params["alpha"], self.hop, length)
         noise = torch.rand_like(harm) * 2 - 1
         exc = alpha_t * harm + filtered_noise(noise, params["noise_mag"], params["gain"], self.hop)
-        return allpole_overlap_add(exc, params["lpc"].to(exc.dtype), self.n_fft, self.hop)
+        return allpole_overlap_add(exc, params["lpc"], self.n_fft, self.hop)  # lpc: float64
 
-    def forward(self, mix: Tensor, f0: Tensor) -> Tensor:
+    def forward(self, mix: Tensor, f0: Tensor, harm: Tensor | None = None) -> Tensor:
         """``mix [B, T]``, ``f0 [B, J, N]`` Hz -> synthesised sources ``[B, J, T]``.
+
+        ``harm``: optional precomputed :meth:`harmonics` of ``f0``, ``[B, J, T]``.
 
         Raises:
             ValueError: ``f0`` has a frame count other than :meth:`frame_count` of ``T``.
@@ -463,7 +482,9 @@ class SourceFilterModel(nn.Module):
             raise ValueError(f"f0 must be [batch={b}, J, frames={n}], got {tuple(f0.shape)}")
         j = f0.shape[1]
         params = self.parameters_for(self.encode(mix), f0)
-        return self.synthesise(params, f0.reshape(b * j, n), t).reshape(b, j, t)
+        if harm is not None:
+            harm = harm.reshape(b * j, t)
+        return self.synthesise(params, f0.reshape(b * j, n), t, harm).reshape(b, j, t)
 
 
 def soft_mask_separation(
