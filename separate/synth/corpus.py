@@ -164,7 +164,7 @@ def _write_midi(path: Path, song: Song) -> None:
 
 def _render_part(part: Part, num_samples: int, rng: np.random.Generator) -> tuple[np.ndarray,
                                                                                   dict]:
-    """Render one part to stereo float64 ``[2, time]`` (before effects) and describe it."""
+    """Render one part to stereo float32 ``[2, time]`` (before effects) and describe it."""
     info: dict = {"part": part.name, "class": part.instrument_class, "renderer": part.renderer}
     if part.renderer == "singer":
         voice = SingerVoice.random(rng, part.voice or "tenor")
@@ -172,7 +172,8 @@ def _render_part(part: Part, num_samples: int, rng: np.random.Generator) -> tupl
         info.update({"voice": voice.voice, "program": None, "soundfont": None,
                      "singer": {k: (round(v, 4) if isinstance(v, float) else v)
                                 for k, v in voice.__dict__.items()}})
-        audio = np.stack([mono, mono]).astype(np.float64)
+        audio = np.empty((2, len(mono)), dtype=np.float32)
+        audio[:] = mono
         info["_f0"] = (f0_t, f0)
         return audio, info
     r = renderer(SAMPLE_RATE)
@@ -185,7 +186,7 @@ def _render_part(part: Part, num_samples: int, rng: np.random.Generator) -> tupl
     info.update({"program": part.program, "soundfont": part.font, "bank": part.bank,
                  "preset": part.preset, "preset_name": r.preset_name(part.font, part.bank,
                                                                       part.preset)})
-    return audio.astype(np.float64), info
+    return audio, info
 
 
 def _active_rms(x: np.ndarray) -> float:
@@ -219,7 +220,7 @@ def render_track(spec: TrackSpec, out_root: str | os.PathLike) -> dict:
     _choose_presets(song, spec.split, _rng(spec, 2))
     fx_rng = _rng(spec, 3)
     num = int(round((song.duration + TAIL_SECONDS) * SAMPLE_RATE))
-    stems = {s: np.zeros((2, num)) for s in BAND_STEMS}
+    stems = {s: np.zeros((2, num), dtype=np.float32) for s in BAND_STEMS}
     parts_info = []
     f0_tracks: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     part_rngs = {p.name: np.random.default_rng([spec.seed, spec.index, 10 + i])
@@ -232,24 +233,28 @@ def render_track(spec: TrackSpec, out_root: str | os.PathLike) -> dict:
             f0_tracks[part.stem] = _f0_from_notes(part.notes, num / SAMPLE_RATE)
         level = _active_rms(audio)
         if level > 0:
-            audio = audio * (0.1 / level)  # -20 dBFS while playing
+            audio *= np.float32(0.1 / level)  # -20 dBFS while playing
         audio, eq = effects.random_eq(audio, SAMPLE_RATE, fx_rng)
         position = float(np.clip(fx_rng.normal(0, 0.2 if part.stem in ("vocals", "bass",
                                                                     "drums") else 0.5), -1, 1))
         gain_db = float(fx_rng.uniform(-4, 2)) - (3 if part.stem == "other" else 0)
-        audio = effects.pan(audio, position) * effects.db_to_gain(gain_db)
+        audio = effects.pan(audio, position, effects.db_to_gain(gain_db))
         info.update(eq)
         info.update({"pan": round(position, 3), "gain_db": round(gain_db, 2),
                      "notes": len(part.notes), "monophonic": part.monophonic})
         stems[part.stem] += audio
         parts_info.append((part.stem, info))
+    # Two rooms per song; each stem is sent to one of them at its own level.
+    rooms = [effects.Room(fx_rng, SAMPLE_RATE, num) for _ in range(2)]
     stem_fx = {}
     for s in BAND_STEMS:
-        stems[s], rv = effects.random_reverb(stems[s], SAMPLE_RATE, fx_rng)
+        r = int(fx_rng.integers(0, 2))
+        wet_db = float(fx_rng.uniform(-24, -8))
+        stems[s] = rooms[r].apply(stems[s], wet_db)
         g = float(fx_rng.uniform(-3, 3)) + (2 if s == "vocals" else 0)
-        stems[s] *= effects.db_to_gain(g)
-        rv["stem_gain_db"] = round(g, 2)
-        stem_fx[s] = rv
+        stems[s] *= np.float32(effects.db_to_gain(g))
+        stem_fx[s] = {"reverb": {"room": r, **rooms[r].describe(), "wet_db": round(wet_db, 2)},
+                      "stem_gain_db": round(g, 2)}
     stack = np.stack([stems[s] for s in BAND_STEMS]).astype(np.float32)
     mix = stack.sum(axis=0)
     peak = float(np.abs(mix).max())

@@ -29,7 +29,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.signal import istft, lfilter, stft
+from scipy.fft import irfft, rfft
+from scipy.signal import lfilter
 
 from separate.synth.render import NoteEvent
 
@@ -270,11 +271,10 @@ def sing(
         else:
             env = np.sin(np.linspace(0, np.pi, m)) ** 0.7
         cons[i0:i1] += level * env * rng.standard_normal(m)
-    # ---- filtering in the STFT domain -------------------------------------------------------
+    # ---- filtering in the STFT domain (only frames where something sounds) -----------------
     nfft, hop = 2048, 512
-    _, _, ex = stft(excitation, sr, nperseg=nfft, noverlap=nfft - hop, boundary="zeros")
-    _, _, cx = stft(cons, sr, nperseg=nfft, noverlap=nfft - hop, boundary="zeros")
-    nf = ex.shape[1]
+    spec, live, nf = _stft_live(np.stack([excitation, cons]), nfft, hop)
+    ex, cx = spec[0], spec[1]  # [live frames, bins]
     frame_t = np.arange(nf) * hop / sr
     freqs = np.fft.rfftfreq(nfft, 1 / sr)
     table = _FORMANTS[voice.voice]
@@ -310,17 +310,14 @@ def sing(
             sel = (frame_t >= t0) & (frame_t < t1)
             fmt[sel, 0] = 250.0
             lev[sel, 1:] -= 25.0
-    # only frames where the voice sounds need an envelope
-    energy = np.abs(ex).max(axis=0)
-    live = energy > 1e-7 * (energy.max() + 1e-30)
-    env = np.zeros((nf, len(freqs)), dtype=np.float32)
     tilt = np.where(freqs > 300, voice.tilt * np.log2(np.maximum(freqs, 1) / 300), 0.0)
-    env[live] = _envelope_db(freqs, fmt[live], lev[live], bw[live]) * (
+    env = _envelope_db(freqs, fmt[live], lev[live], bw[live]) * (
         10 ** (tilt / 20)).astype(np.float32)[None, :]
     # consonant spectra
-    cenv = np.zeros((nf, len(freqs)))
+    frame_live = frame_t[live]
+    cenv = np.zeros((len(frame_live), len(freqs)), dtype=np.float32)
     for t0, t1, kind, v in events:
-        sel = (frame_t >= t0 - hop / sr) & (frame_t < t1 + hop / sr)
+        sel = (frame_live >= t0 - hop / sr) & (frame_live < t1 + hop / sr)
         if not sel.any() or kind == "nasal":
             continue
         if kind in ("h", "breath"):
@@ -333,11 +330,7 @@ def sing(
             c, b = _CONSONANTS[kind][0], _CONSONANTS[kind][1]
             shape = np.exp(-0.5 * ((freqs - c) / (b / 2)) ** 2)
         cenv[sel] = np.maximum(cenv[sel], shape[None, :])
-    y = ex * env.T + cx * cenv.T
-    _, out = istft(y, sr, nperseg=nfft, noverlap=nfft - hop, boundary=True)
-    out = out[:n]
-    if len(out) < n:
-        out = np.pad(out, (0, n - len(out)))
+    out = _istft_live(ex * env + cx * cenv, live, nf, nfft, hop, n)
     peak = np.abs(out).max()
     if peak > 0:
         out = out / peak
@@ -345,6 +338,49 @@ def sing(
     f0_times = np.arange(0, n / sr, F0_HOP_SECONDS)
     f0_track = np.interp(f0_times, tc, f0_c) * (np.interp(f0_times, tc, voiced_c) > 0.5)
     return out.astype(np.float32), f0_times, f0_track
+
+
+def _stft_live(x: np.ndarray, nfft: int, hop: int) -> tuple[np.ndarray, np.ndarray, int]:
+    """STFT (periodic Hann, frames centred on multiples of ``hop``) of ``x[rows, time]``,
+    computed only for frames where some row is non-zero.
+
+    Returns ``(spec[rows, live_frames, bins], live[frames] bool, frames)``.
+    """
+    n = x.shape[1]
+    nf = n // hop + 1
+    pad = nfft // 2
+    xp = np.zeros((x.shape[0], nf * hop + nfft), dtype=np.float32)
+    xp[:, pad:pad + n] = x
+    blocks = np.abs(xp[:, : (nf * hop + nfft) // hop * hop]).reshape(x.shape[0], -1, hop)
+    busy = blocks.max(axis=(0, 2)) > 0
+    # frame f covers blocks f .. f + nfft/hop - 1
+    k = nfft // hop
+    live = np.zeros(nf, dtype=bool)
+    for j in range(k):
+        live |= busy[j:j + nf]
+    win = (0.5 - 0.5 * np.cos(2 * np.pi * np.arange(nfft) / nfft)).astype(np.float32)
+    frames = np.lib.stride_tricks.sliding_window_view(xp, nfft, axis=1)[:, ::hop][:, :nf]
+    spec = rfft(frames[:, live] * win, axis=-1)
+    return spec, live, nf
+
+
+def _istft_live(spec: np.ndarray, live: np.ndarray, nf: int, nfft: int, hop: int,
+                n: int) -> np.ndarray:
+    """Inverse of :func:`_stft_live` for one row ``spec[live_frames, bins]`` (weighted
+    overlap-add with the same Hann window, normalised by the summed squared window)."""
+    win = (0.5 - 0.5 * np.cos(2 * np.pi * np.arange(nfft) / nfft)).astype(np.float32)
+    frames = np.zeros((nf, nfft), dtype=np.float32)
+    frames[live] = irfft(spec, n=nfft, axis=-1) * win
+    k = nfft // hop
+    out = np.zeros((nf + k, hop), dtype=np.float32)
+    parts = frames.reshape(nf, k, hop)
+    for j in range(k):
+        out[j:j + nf] += parts[:, j]
+    norm = float((win**2).reshape(k, hop).sum(axis=0).mean())  # 1.5 for k = 4
+    y = out.reshape(-1)[nfft // 2:nfft // 2 + n] / norm
+    if len(y) < n:
+        y = np.pad(y, (0, n - len(y)))
+    return y
 
 
 def _lowpass_noise(rng: np.random.Generator, n: int, cutoff: float, rate: float) -> np.ndarray:
