@@ -154,54 +154,74 @@ class BlockToeplitz:
         y = scipy.fft.irfft(np.matmul(fr, fx), n=nfft, axis=1)
         return y[:, n - 1 : 2 * n - 1]
 
-    def solve_levinson(self, y: np.ndarray) -> np.ndarray:
-        """Solve ``T x = y`` by the block Levinson recursion.
+    def factor(self) -> None:
+        """Block Levinson recursion (Whittle 1963; Wiggins & Robinson 1965) for ``T^{-1}``.
 
-        Args:
-            y: ``[batch, n, m, r]`` right-hand sides.
-
-        Returns:
-            ``x`` of the same shape.
+        Keeps the backward predictors ``B^{(k)}`` (``T_{k+1} B^{(k)} = [0 .. 0; Eb_k]``,
+        ``B^{(k)}_k = I``) and ``Eb_k^{-1}``: with ``U`` the block upper-triangular matrix whose
+        ``k``-th block column is ``B^{(k)}``, ``U^T T U = diag(Eb_k)``, so
+        ``T^{-1} = U diag(Eb_k^{-1}) U^T`` (memory ``batch n² m² / 2`` floats).
         """
         nb, n, m = self.batch, self.n, self.m
-        r = y.shape[-1]
         R0 = self.R[:, 0]
         eye = np.broadcast_to(np.eye(m), (nb, m, m))
-        F = np.zeros((nb, n * m, m))  # forward predictor, stacked blocks F_0..F_k
-        B = np.zeros((nb, n * m, m))  # backward predictor, stacked blocks B_0..B_k
+        # F^{(k)} sits in F[:, : (k+1) m] (block j at j). B^{(k)} sits in B[:, (n-1-k) m :] (block
+        # j at n-1-k+j), so that [0; B^{(k)}] is B[:, (n-2-k) m :] once its first block is zeroed.
+        F = np.zeros((nb, n * m, m))
+        B = np.zeros((nb, n * m, m))
         F[:, :m] = eye
-        B[:, :m] = eye
-        Ef = R0.copy()
-        Eb = R0.copy()
-        x = np.zeros((nb, n * m, r))
-        x[:, :m] = np.linalg.solve(R0, y[:, 0])
+        B[:, (n - 1) * m :] = eye
+        Ef = R0.copy()  # forward prediction error: T_{k+1} [F; 0] = [Ef; 0 ..]
+        Eb = R0.copy()  # backward prediction error: T_{k+1} [0; B] = [.. 0; Eb]
+        self._b = [B[:, (n - 1) * m :].copy()]
+        self._eb_inv = [np.linalg.inv(Eb)]
         for k in range(1, n):
             km = k * m
-            # rows = [R(k) .. R(1)]: last block row of T_{k+1} against blocks 0..k-1
-            rows = self.rev_h[:, :, (n - 1 - k) * m : (n - 1) * m]
-            d_f = rows @ F[:, :km]
-            d_b = self.fwd_t[:, :, :km] @ B[:, :km]
-            alpha = -np.linalg.solve(Eb, d_f)
+            start = (n - 1 - k) * m  # where the old B^{(k-1)} begins
+            rows = self.rev_h[:, :, start : (n - 1) * m]  # [R(k) .. R(1)]
+            d_f = rows @ F[:, :km]  # last block row of T_{k+1} [F; 0]
+            d_b = self.fwd_t[:, :, :km] @ B[:, start + m :]  # first block row of T_{k+1} [0; B]
+            alpha = -self._eb_inv[-1] @ d_f
             beta = -np.linalg.solve(Ef, d_b)
-            f_old = F[:, :km].copy()
-            b_old = B[:, :km].copy()
-            F[:, km : km + m] = 0.0
-            F[:, m : km + m] += b_old @ alpha
-            B[:, m : km + m] = b_old
-            B[:, :m] = 0.0
-            B[:, :km] += f_old @ beta
+            upd_f = B[:, start + m :] @ alpha  # [0; B] alpha, rows m .. km+m of F^{(k)}
+            upd_b = F[:, :km] @ beta  # [F; 0] beta, rows 0 .. km of B^{(k)}
+            F[:, m : km + m] += upd_f
+            B[:, start : start + m] = 0.0
+            B[:, start : start + km] += upd_b
             Ef = Ef + d_b @ alpha
             Eb = Eb + d_f @ beta
-            resid = y[:, k] - rows @ x[:, :km]
-            gamma = np.linalg.solve(Eb, resid)
-            x[:, : km + m] += B[:, : km + m] @ gamma
-        return x.reshape(nb, n, m, r)
+            self._b.append(B[:, start:].copy())
+            self._eb_inv.append(np.linalg.inv(Eb))
 
-    def solve(self, y: np.ndarray, refine: int = 1) -> np.ndarray:
-        """Levinson solve plus ``refine`` steps of iterative refinement against ``T`` itself."""
-        x = self.solve_levinson(y)
-        for _ in range(refine):
-            x = x + self.solve_levinson(y - self.matvec(x))
+    def apply_inverse(self, y: np.ndarray) -> np.ndarray:
+        """``T^{-1} y`` from the factorisation, for ``y`` of shape ``[batch, n, m, r]``."""
+        nb, n, m = self.batch, self.n, self.m
+        if not hasattr(self, "_b"):
+            self.factor()
+        yf = y.reshape(nb, n * m, -1)
+        x = np.zeros_like(yf)
+        for k in range(n):
+            bk = self._b[k]
+            z = self._eb_inv[k] @ (bk.transpose(0, 2, 1) @ yf[:, : (k + 1) * m])
+            x[:, : (k + 1) * m] += bk @ z
+        return x.reshape(y.shape)
+
+    def solve(self, y: np.ndarray, max_refine: int = 3, rtol: float = 1e-16) -> np.ndarray:
+        """Solve ``T x = y`` (``[batch, n, m, r]``): Levinson, then iterative refinement.
+
+        The Levinson recursion is only weakly stable, and BSS-Eval's Gram matrices of music are
+        badly conditioned (cond ~ 1e10 on MUSDB stems): refinement (at most ``max_refine``
+        steps) continues until ``max|T x - y| <= rtol * ||T||_inf * max|x|``, i.e. the backward
+        error of a dense LU solve like museval's. On the 80s Rock clip two steps bring the
+        metrics from 0.09 dB to 1e-6 dB of museval's.
+        """
+        x = self.apply_inverse(y)
+        norm_t = np.abs(self.R).sum(axis=(1, 3)).max() * 2  # bound on ||T||_inf
+        for _ in range(max_refine):
+            resid = y - self.matvec(x)
+            if np.max(np.abs(resid)) <= rtol * norm_t * max(np.max(np.abs(x)), 1e-300):
+                break
+            x = x + self.apply_inverse(resid)
         return x
 
 
@@ -233,20 +253,19 @@ def _filters(
     D = np.ascontiguousarray(r[:, m:, L - 1 :].transpose(2, 0, 1))  # [L, m, m_est]
     C = BlockToeplitz(R[None]).solve(D[None])[0]  # [L, (i, ci), (jest, c)]
     C = C.reshape(L, nsrc, nchan, nsrc, nchan).transpose(3, 1, 2, 0, 4)
-    # single-reference systems: the diagonal blocks of G, batched over sources
+    # P_j filters come from the diagonal blocks of G alone: a batch of nsrc small systems.
     blk = [slice(j * nchan, (j + 1) * nchan) for j in range(nsrc)]
-    Rj = np.stack([R[:, b, b] for b in blk])
+    Rj = np.stack([R[:, b, b] for b in blk])  # [nsrc, L, nchan, nchan]
     Dj = np.stack([D[:, b] for b in blk])  # [nsrc, L, ci, (jest, c)]
     if not pairs:
-        Dj = np.stack([Dj[j, :, :, j * nchan : (j + 1) * nchan] for j in range(nsrc)])
-    Cj_sol = BlockToeplitz(Rj).solve(Dj)  # [nsrc, L, ci, cols]
+        Dj = np.stack([Dj[j, :, :, b] for j, b in enumerate(blk)])  # [nsrc, L, ci, c]
+    sol = BlockToeplitz(Rj).solve(Dj)
     Cj = np.zeros((nsrc, nsrc, nchan, L, nchan))
     if pairs:
-        sol = Cj_sol.reshape(nsrc, L, nchan, nsrc, nchan).transpose(0, 3, 2, 1, 4)
-        Cj[:] = sol
+        Cj[:] = sol.reshape(nsrc, L, nchan, nsrc, nchan).transpose(0, 3, 2, 1, 4)
     else:
         for j in range(nsrc):
-            Cj[j, j] = Cj_sol[j].transpose(1, 0, 2)
+            Cj[j, j] = sol[j].transpose(1, 0, 2)
     return C, Cj
 
 
@@ -275,7 +294,6 @@ def _window_scores(
     m = nsrc * nchan
     fr = scipy.fft.rfft(refs_w, n=n, axis=-1, workers=-1)  # [w, j, ci, F]
     fC = scipy.fft.rfft(C, n=n, axis=3, workers=-1)  # [jest, i, ci, F, c]
-    fCj = scipy.fft.rfft(Cj, n=n, axis=3, workers=-1)  # [jtrue, jest, ci, F, c]
     nf = fr.shape[-1]
     # P_all[w, jest, c] = sum_{i, ci} ref[w, i, ci] * C[jest, i, ci, :, c]
     a = fr.reshape(nwin, m, nf).transpose(2, 0, 1)  # [F, w, m]
@@ -285,50 +303,47 @@ def _window_scores(
     # P_j[w, jtrue, jest, c] = sum_ci ref[w, jtrue, ci] * Cj[jtrue, jest, ci, :, c]
     a = fr.transpose(3, 1, 0, 2)  # [F, jtrue, w, ci]
     if pairs:
+        fCj = scipy.fft.rfft(Cj, n=n, axis=3, workers=-1)  # [jtrue, jest, ci, F, c]
         b = fCj.transpose(3, 0, 2, 1, 4).reshape(nf, nsrc, nchan, nsrc * nchan)
         p_j = (a @ b).reshape(nf, nsrc, nwin, nsrc, nchan).transpose(2, 1, 3, 4, 0)
     else:
-        diag = np.stack([fCj[j, j] for j in range(nsrc)])  # [jtrue, ci, F, c]
-        b = diag.transpose(2, 0, 1, 3)  # [F, jtrue, ci, c]
+        diag = np.stack([Cj[j, j] for j in range(nsrc)])  # [jtrue, ci, tap, c]
+        fdiag = scipy.fft.rfft(diag, n=n, axis=2, workers=-1)  # [jtrue, ci, F, c]
+        b = fdiag.transpose(2, 0, 1, 3)  # [F, jtrue, ci, c]
         p_j = (a @ b).transpose(2, 1, 3, 0)[:, :, None]  # [w, jtrue, 1, c, F]
     p_j = scipy.fft.irfft(p_j, n=n, axis=-1, workers=-1)[..., :out_len]
 
     def energy(x: np.ndarray) -> np.ndarray:
-        return np.sum(x * x, axis=(-1, -2))
+        return np.einsum("...ct,...ct->...", x, x)
 
     def db(num: np.ndarray, den: np.ndarray) -> np.ndarray:
         with np.errstate(divide="ignore", invalid="ignore"):
             return np.where(den == 0, np.inf, 10 * np.log10(num / den))
 
+    # s_true and the estimate are zero after W samples; the projections run W + L - 1 samples.
     s_r = np.full((4, nsrc, nsrc, nwin), np.nan)
-    pad = np.zeros((nwin, nsrc, nchan, L - 1))
-    s = np.concatenate([refs_w, pad], axis=-1)  # s_true [w, jtrue, c, t]
-    e = np.concatenate([ests_w, pad], axis=-1)  # estimates [w, jest, c, t]
-    jest_list = range(nsrc) if pairs else [None]
-    for jj in jest_list:
-        if jj is None:
-            idx_true = np.arange(nsrc)
-            idx_est = np.arange(nsrc)
-            pj = p_j[:, :, 0]  # [w, j, c, t]
-        else:
-            idx_true = np.arange(nsrc)
-            idx_est = np.full(nsrc, jj)
-            pj = p_j[:, :, jj]
-        st = s[:, idx_true]
-        es = e[:, idx_est]
+    e_ref = energy(refs_w)  # [w, jtrue]
+    for jj in range(nsrc) if pairs else [None]:
+        idx_true = np.arange(nsrc)
+        idx_est = idx_true if jj is None else np.full(nsrc, jj)
+        pj = p_j[:, :, 0] if jj is None else p_j[:, :, jj]  # [w, jtrue, c, t]
+        st = refs_w
+        es = ests_w[:, idx_est]
         pa = p_all[:, idx_est]
+        pa_tail = energy(pa[..., W:])
+        e_pa = energy(pa)
+        e_pj = energy(pj)
+        e_interf = energy(pa - pj)
+        e_artif = energy(es - pa[..., :W]) + pa_tail
         if sources_version:
-            e_pj = energy(pj)
-            sdr = db(e_pj, energy(es - pj))
+            sdr = db(e_pj, energy(es - pj[..., :W]) + energy(pj[..., W:]))
             isr = np.full_like(sdr, np.nan)
-            sir = db(e_pj, energy(pa - pj))
-            sar = db(energy(pa), energy(es - pa))
+            sir = db(e_pj, e_interf)
         else:
-            e_s = energy(st)
-            sdr = db(e_s, energy(es - st))
-            isr = db(e_s, energy(pj - st))
-            sir = db(energy(pj), energy(pa - pj))
-            sar = db(energy(pa), energy(es - pa))
+            sdr = db(e_ref, energy(es - st))
+            isr = db(e_ref, energy(pj[..., :W] - st) + energy(pj[..., W:]))
+            sir = db(e_pj, e_interf)
+        sar = db(e_pa, e_artif)
         for k, val in enumerate((sdr, isr, sir, sar)):
             s_r[k, idx_true, idx_est, :] = val.T
     return s_r
@@ -390,9 +405,8 @@ def bss_eval(
     wins = framing(window, hop, nsampl)
     nwin = len(wins)
     s_r = np.full((4, nsrc, nsrc, nwin), np.nan)
-    silent = np.array(
-        [_any_source_silent(ref[:, w]) or _any_source_silent(est[:, w]) for w in wins], dtype=bool
-    )
+    zero = np.concatenate([ref.sum(axis=2) == 0, est.sum(axis=2) == 0])  # [2 nsrc, nsampl]
+    silent = np.array([bool(np.any(np.all(zero[:, w], axis=1))) for w in wins], dtype=bool)
     if not framewise_filters:
         C, Cj = _filters(refs, ests, filters_len, pairs)
         # windows of equal length are batched; museval's windows all have the same length
