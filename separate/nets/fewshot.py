@@ -356,18 +356,25 @@ class FewShotSeparator(_TargetResidualModel):
         Returns:
             ``z [B, 512]``.
         """
-        b, n, t = pos.shape
-        e = self.embed(pos.reshape(b * n, t)).view(b, n, -1)
-        z = _masked_mean(e, pos_mask)  # Sec. 2.2: average the example-wise vectors
+        z = self._embed_mean(pos, pos_mask)  # Sec. 2.2: average the example-wise vectors
         if not self.use_negatives:
             return z
         if neg is None or neg.shape[1] == 0:
             zn = torch.zeros_like(z)
         else:
-            bm, m, tn = neg.shape
-            en = self.embed(neg.reshape(bm * m, tn)).view(bm, m, -1)
-            zn = _masked_mean(en, neg_mask)
+            zn = self._embed_mean(neg, neg_mask)
         return self.combine(torch.cat([z, zn], dim=-1))  # Sec. 3.5
+
+    def _embed_mean(self, x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+        """``x [B, N, T]``, ``mask [B, N]`` → mean embedding ``[B, D]`` of the masked-in
+        examples only (padding is never encoded; an item without examples gets zeros)."""
+        b, n, t = x.shape
+        if mask is None:
+            mask = torch.ones(b, n, dtype=torch.bool, device=x.device)
+        e = torch.zeros(b, n, self.cond_dim, device=x.device, dtype=x.dtype)
+        if mask.any():
+            e = e.index_put((mask,), self.embed(x[mask]))
+        return _masked_mean(e, mask)
 
     @torch.no_grad()
     def condition(
