@@ -173,3 +173,35 @@ def test_adapt_files_end_to_end_and_saved_model_loads(tmp_path):
     reloaded = load_model(card)
     assert torch.equal(reloaded.conv2.weight, out.model.conv2.weight)
     assert not torch.equal(reloaded.conv2.weight, tiny(channels=2).conv2.weight)
+
+
+def test_adapting_a_wrapped_demucs_bag():
+    demucs = pytest.importorskip("demucs.htdemucs")
+    from fractions import Fraction
+
+    from separate.adapt.export import save_adapted_model
+    from separate.nets.demucs_wrap import DemucsBag
+
+    torch.manual_seed(0)
+    net = demucs.HTDemucs(sources=["drums", "bass", "other", "vocals"], channels=4, depth=2,
+                          nfft=512, t_layers=1, t_heads=1, t_hidden_scale=1.0, dconv_comp=2,
+                          norm_groups=1, segment=Fraction(39, 50)).eval()
+    bag = DemucsBag([net]).eval()
+    names = [n for n, _ in bag.stages()]
+    assert names[0] == "L1" and names[-1] == "D"
+    t = torch.arange(34398) / 44100  # one 0.78 s segment, HTDemucs' (tiny) training length
+    mix = 0.3 * torch.stack([torch.sin(2 * math.pi * 220 * t), torch.sin(2 * math.pi * 330 * t)])
+    h = torch.ones(4, mix.shape[-1])
+    h[0, :17000] = 0
+    before = {n: p.detach().clone() for n, p in bag.named_parameters()}
+    cfg = AdaptConfig(layers="M:D", epochs=3, lr=1e-2, segment=0.78, optimizer="adam")
+    r = adapt_model(bag, mix, h, cfg)
+    assert r.final_loss < r.initial_loss
+    chosen = {id(p) for n, ps in bag.stages() if n in ("M", "D") for p in ps}
+    for name, p in bag.named_parameters():
+        assert (not torch.equal(p, before[name])) <= (id(p) in chosen), name
+    assert any(not torch.equal(p, before[n]) for n, p in bag.named_parameters())
+    bag.card = card_from_dict({"name": "bag", "arch": "demucs", "sources": bag.sources,
+                               "sample_rate": 44100})
+    with pytest.raises(UsageError, match="not supported yet"):
+        save_adapted_model(bag, "/nonexistent/x")

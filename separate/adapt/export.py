@@ -84,8 +84,13 @@ def save_adapted_model(
     Returns:
         ``(card_path, weights_path)``.
 
+    Architectures that build themselves from third-party weight files (a class method
+    ``from_weight_files``, e.g. Demucs bags) are saved through their ``to_weight_files(folder)
+    -> {file name: path}`` when they have one, listed under ``[weights.files]``.
+
     Raises:
-        UsageError: the model has no card (it was not built by the registry).
+        UsageError: the model has no card (it was not built by the registry), or its
+            architecture has its own weights layout and no ``to_weight_files``.
     """
     from safetensors.torch import save_file
 
@@ -94,12 +99,23 @@ def save_adapted_model(
     base = getattr(model, "card", None)
     if base is None:
         raise UsageError("--save-model needs a model loaded from a card (separate.registry)")
+    own_layout = hasattr(type(model), "from_weight_files")
+    if own_layout and not hasattr(model, "to_weight_files"):
+        raise UsageError(
+            f"--save-model: saving adapted {base.arch!r} models is not supported yet (its "
+            "weights have their own file layout); the stems were still written"
+        )
     card_path, weights_path = card_paths(path)
     card_path.parent.mkdir(parents=True, exist_ok=True)
-    state = {k: v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()}
-    tmp = weights_path.with_name(weights_path.name + ".part")
-    save_file(state, str(tmp), metadata={"base_model": base.name, "adapted": "true"})
-    os.replace(tmp, weights_path)
+    if own_layout:
+        files = model.to_weight_files(card_path.parent)  # type: ignore[attr-defined]
+        weights: dict[str, Any] = {"files": {n: sha256_file(p) for n, p in files.items()}}
+    else:
+        state = {k: v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()}
+        tmp = weights_path.with_name(weights_path.name + ".part")
+        save_file(state, str(tmp), metadata={"base_model": base.name, "adapted": "true"})
+        os.replace(tmp, weights_path)
+        weights = {"embedded": weights_path.name, "sha256": sha256_file(weights_path)}
     data: dict[str, Any] = {
         "name": card_path.stem,
         "description": description or f"{base.name} adapted to one mixture (separate adapt)",
@@ -110,7 +126,8 @@ def save_adapted_model(
         "license": base.license,
         "provider": base.provider,
         "args": dict(base.args),
-        "weights": {"embedded": weights_path.name, "sha256": sha256_file(weights_path)},
+        "engine": dict(getattr(base, "engine", None) or {}),
+        "weights": weights,
         "training": {"base_model": base.name, **(training or {})},
     }
     tmp_card = card_path.with_name(card_path.name + ".part")
