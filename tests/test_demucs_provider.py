@@ -164,9 +164,9 @@ def test_adapt_can_select_a_stage_range():
 # ---------------------------------------------------------------------------- engine plan
 
 
-class _ChunkSensitive(torch.nn.Module):
-    """A model whose output depends on the whole chunk it sees (like HTDemucs' normalisation)
-    and that Demucs pads to its segment (``valid_length``), for testing the chunk plan."""
+class _Unpadded(torch.nn.Module):
+    """A model whose output depends on the whole chunk it sees (like Demucs' normalisation);
+    without ``valid_length``, Demucs feeds it the last chunks unpadded (like HDemucs)."""
 
     def __init__(self, segment_samples: int):
         super().__init__()
@@ -174,20 +174,24 @@ class _ChunkSensitive(torch.nn.Module):
         self.segment = Fraction(segment_samples, 1000)
         self.n = segment_samples
 
-    def valid_length(self, length: int) -> int:
-        return self.n
-
     def forward(self, x):
         rms = x.pow(2).mean(dim=(1, 2), keepdim=True).sqrt()
-        y = torch.stack([x * (1 + rms), torch.roll(x, 3, -1) - rms], dim=1)
-        return y
+        return torch.stack([x * (1 + rms), torch.roll(x, 3, -1) - rms], dim=1)
+
+
+class _Padded(_Unpadded):
+    """The same, padded by Demucs to its segment (``valid_length``, like HTDemucs)."""
+
+    def valid_length(self, length: int) -> int:
+        return self.n
 
 
 @pytest.mark.parametrize("length", [37, 100, 101, 175, 176, 333, 1000])
 @pytest.mark.parametrize("overlap", [0.25, 0.6])
-def test_demucs_plan_equals_apply_model(length, overlap):
+@pytest.mark.parametrize("pads", [True, False])
+def test_demucs_plan_equals_apply_model(length, overlap, pads):
     seg = 100
-    model = _ChunkSensitive(seg)
+    model = _Padded(seg) if pads else _Unpadded(seg)
     torch.manual_seed(length)
     mix = torch.randn(1, 2, length)
     ref = apply_model(model, mix, shifts=0, split=True, overlap=overlap)[0].numpy()
@@ -197,6 +201,10 @@ def test_demucs_plan_equals_apply_model(length, overlap):
     got = np.concatenate(list(ola.run(blocks)), axis=-1)[0]
     assert got.shape == ref.shape
     assert np.max(np.abs(got - ref)) < 1e-5
+    if length > seg and (length - seg) % int((1 - overlap) * seg):  # the plan matters here
+        end = OverlapAdd(model, 2, seg, overlap, window="triangle", plan="end")
+        other = np.concatenate(list(end.run([x[None]])), axis=-1)[0]
+        assert np.max(np.abs(other - ref)) > 1e-3
     hop = int((1 - overlap) * seg)
     assert total_chunks(length, seg, overlap, "demucs") == count_chunks(length, seg, hop,
                                                                          "demucs")

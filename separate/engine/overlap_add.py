@@ -15,11 +15,12 @@ sees zero padding.
 
 ``plan="demucs"`` reproduces ``demucs.apply.apply_model(split=True, shifts=0)`` instead: chunks
 start at ``0, hop, 2·hop, …`` for every start ``< N`` with ``hop = int(segment·(1 − overlap))``;
-a chunk that would run past the end keeps its start ``o`` and length ``L = N − o`` but is fed
-``segment`` samples centred on it (real context on the left, zeros only beyond the signal), the
-model's output is trimmed back to the centre ``L`` samples and weighted by ``window[:L]``
-(Demucs' ``TensorChunk.padded`` + ``center_trim``). Used by Demucs cards (``[engine] plan``),
-whose HTDemucs models only take chunks of their training length.
+a chunk that would run past the end keeps its start ``o`` and length ``L = N − o`` and is fed
+``model.valid_length(L)`` samples centred on it if the model has ``valid_length`` (HTDemucs: its
+training length; real context on the left, zeros only beyond the signal), else just its ``L``
+samples; the model's output is trimmed back to the centre ``L`` samples and weighted by
+``window[:L]`` (Demucs' ``TensorChunk.padded`` + ``center_trim``). Used by Demucs cards
+(``[engine] plan``), whose HTDemucs models only take chunks of their training length.
 """
 
 from __future__ import annotations
@@ -125,6 +126,13 @@ class OverlapAdd:
             self.on_chunks(k)
         return y.reshape(k, g, self.num_sources, c, n)
 
+    def _demucs_size(self, length: int) -> int:
+        """Samples fed to the model for a last chunk of ``length`` samples (demucs plan): the
+        model's ``valid_length(length)`` if it has one (HTDemucs: its training length), else
+        ``length`` (unpadded, as ``apply_model`` does)."""
+        valid = getattr(self.model, "valid_length", None)
+        return max(length, int(valid(length))) if callable(valid) else length
+
     def run(self, blocks: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
         """Separate a stream; see the class docstring for shapes."""
         seg, hop = self.segment, self.hop
@@ -143,7 +151,14 @@ class OverlapAdd:
             nonlocal acc, wsum
             if not pending:
                 return
-            ys = self._infer([c for _, c, _, _ in pending])
+            ys: list[np.ndarray] = []
+            i = 0
+            while i < len(pending):  # chunks of equal length share a model call
+                j = i
+                while j < len(pending) and pending[j][1].shape[-1] == pending[i][1].shape[-1]:
+                    j += 1
+                ys.extend(self._infer([c for _, c, _, _ in pending[i:j]]))
+                i = j
             for (start, _, trim, keep), y in zip(pending, ys, strict=True):
                 if keep < seg:  # demucs plan, last chunks: centre of the output, window[:keep]
                     y = y[..., trim:trim + keep]
@@ -198,7 +213,7 @@ class OverlapAdd:
             keep_from = max(last_start, 0) if last_start >= 0 else 0
             keep_from = min(keep_from, pos)
             if self.plan == "demucs":  # the last chunks take up to segment/2 of left context
-                keep_from = max(0, min(keep_from, pos - seg // 2 - 1))
+                keep_from = max(0, min(keep_from, pos - self._demucs_size(seg) // 2 - 1))
             if keep_from > buf_start:
                 buf = buf[..., keep_from - buf_start:]
                 buf_start = keep_from
@@ -207,10 +222,11 @@ class OverlapAdd:
         if self.plan == "demucs":  # chunks starting before the end that do not fit
             for start in range(pos, total, self.hop):
                 keep = total - start
-                trim = (seg - keep) // 2
+                size = self._demucs_size(keep)
+                trim = (size - keep) // 2
                 a = start - trim  # first input sample fed to the model
-                chunk = np.zeros((*buf.shape[:-1], seg), dtype=np.float32)
-                lo, hi = max(a, 0), min(a + seg, total)
+                chunk = np.zeros((*buf.shape[:-1], size), dtype=np.float32)
+                lo, hi = max(a, 0), min(a + size, total)
                 chunk[..., lo - a: hi - a] = buf[..., lo - buf_start: hi - buf_start]
                 pending.append((start, chunk, trim, keep))
         elif last_start < 0:  # shorter than one segment: one zero-padded chunk

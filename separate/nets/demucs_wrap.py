@@ -255,6 +255,12 @@ class DemucsBag(nn.Module):
                 for m, h in zip(self.models, self._htdemucs, strict=True) if h]
         return min(segs) if segs else None
 
+    def valid_length(self, length: int) -> int:
+        """Samples to feed for ``length`` samples of signal (what ``demucs.apply.apply_model``
+        pads a chunk to, with context): an HTDemucs bag's training length, else ``length``."""
+        limit = self.max_samples
+        return length if limit is None else max(limit, length)
+
     def forward(self, mix: torch.Tensor) -> torch.Tensor:
         """``mix [B, C, T]`` → ``[B, S, C, T]``, the weighted average of the bag's outputs.
 
