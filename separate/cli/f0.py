@@ -172,3 +172,51 @@ def split(
     for j, voice in enumerate(est):
         write_mono(out_dir / f"voice{j + 1}.wav", voice, sr)
     err_console().print(f"wrote {len(est)} voices to {out_dir}/ ({method})")
+
+
+@f0_app.command("train")
+def train(
+    data: Path = typer.Argument(
+        ...,
+        help="Folder of mixtures with F0: <track>/mixture.wav + <track>/f0/*.csv (separate "
+        "synth), or <name>.wav + <name>.f0.csv (separate f0 track).",
+    ),
+    voices: int = typer.Option(..., "--voices", "-n", min=1, help="Voices per mixture (J)."),
+    output: Path = typer.Option(
+        ..., "-o", "--output", help="Output path without suffix: writes OUT.safetensors + OUT.toml."
+    ),
+    steps: int = typer.Option(1000, min=1, help="Adam steps."),
+    batch: int = typer.Option(16, min=1, help="Excerpts per step (paper: 16)."),
+    lr: float = typer.Option(1e-4, help="Learning rate (paper: 1e-4)."),
+    segment: float = typer.Option(4.0, help="Excerpt length in seconds (paper: 4)."),
+    hidden: int = typer.Option(256, help="Width of the GRUs/MLPs (new models only)."),
+    init: str = typer.Option(None, "--init", help="Continue from this source-filter card."),
+    seed: int = typer.Option(0, help="Random seed."),
+) -> None:
+    """Train the source-filter model on mixtures only (unsupervised, Schulze-Forster et al.).
+
+    The loss compares the sum of the synthesised voices with the mixture; isolated voices are
+    never read. Example:
+    [bold]separate f0 train data/choirs --voices 4 -o models/f0-choir --steps 20000[/bold]
+    """
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from separate.f0.split import load_source_filter
+    from separate.f0.train import train as run_train
+
+    init_model = load_source_filter(init) if init else None
+    with Progress(
+        TextColumn("training"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+        TextColumn("loss {task.fields[loss]:.3f}"), TimeRemainingColumn(),
+        console=err_console(), transient=True,
+    ) as bar:
+        task = bar.add_task("train", total=steps, loss=float("nan"))
+        summary = run_train(
+            data, voices, output, steps=steps, batch=batch, lr=lr, segment_seconds=segment,
+            model_args={"hidden": hidden}, init=init_model, seed=seed,
+            progress=lambda s, _t, loss: bar.update(task, completed=s, loss=loss),
+        )
+    err_console().print(
+        f"wrote {summary['weights']} and {summary['card']} ({summary['items']} mixtures, "
+        f"loss {summary['loss_first']:.3f} -> {summary['loss_last']:.3f}, {summary['seconds']} s)"
+    )

@@ -1,0 +1,74 @@
+"""`separate f0 train`: a few unsupervised steps on tiny mixtures, then the card loads."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+from typer.testing import CliRunner
+
+from separate.f0.split import load_source_filter, split_voices
+from separate.f0.track import F0Track, read_f0_csv, write_f0_csv
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """Tiny tensors: one intra-op thread is faster, and much faster on a loaded machine."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+def _tone(f0: float, n: int, sr: int) -> np.ndarray:
+    t = np.arange(n) / sr
+    return 0.1 * sum(np.sin(2 * np.pi * h * f0 * t) / h for h in range(1, 10)).astype(np.float32)
+
+
+def test_train_writes_a_loadable_card_from_both_layouts(tmp_path):
+    from separate.cli import app
+
+    sr, n = 16000, 16000
+    data = tmp_path / "data"
+    # layout 1: <name>.wav + <name>.f0.csv
+    data.mkdir()
+    times = np.arange(0, 1.0, 0.01)
+    for k, (a, b) in enumerate([(440.0, 220.0), (392.0, 165.0)]):
+        sf.write(data / f"m{k}.wav", _tone(a, n, sr) + _tone(b, n, sr), sr)
+        f0 = np.stack([np.full_like(times, a), np.full_like(times, b)])
+        write_f0_csv(data / f"m{k}.f0.csv", F0Track(times, f0))
+    # layout 2: the synthetic corpus (<track>/mixture.wav + <track>/f0/<voice>.csv)
+    track = data / "song"
+    (track / "f0").mkdir(parents=True)
+    sf.write(track / "mixture.wav", _tone(330.0, n, sr) + _tone(131.0, n, sr), sr)
+    for name, f in (("alto", 330.0), ("bass", 131.0)):
+        (track / "f0" / f"{name}.csv").write_text(
+            "time,f0\n" + "".join(f"{t:.2f},{f}\n" for t in times)
+        )
+    # a single-voice item that must be ignored for --voices 2
+    sf.write(data / "solo.wav", _tone(200.0, n, sr), sr)
+    write_f0_csv(data / "solo.f0.csv", F0Track(times, np.full((1, len(times)), 200.0)))
+
+    out = tmp_path / "models" / "f0-test"
+    res = CliRunner().invoke(
+        app,
+        ["f0", "train", str(data), "-n", "2", "-o", str(out), "--steps", "3", "--batch", "2",
+         "--segment", "0.5", "--hidden", "16"],
+    )
+    assert res.exit_code == 0, res.output
+    assert "3 mixtures" in res.output.replace("\n", " ")
+    model = load_source_filter(out.with_suffix(".toml"))
+    assert model.enc_gru.hidden_size == 16
+    mix = _tone(440.0, n, sr) + _tone(220.0, n, sr)
+    est = split_voices(mix, sr, read_f0_csv(data / "m0.f0.csv"), model=model)
+    assert est.shape == (2, n) and np.isfinite(est).all()
+
+
+def test_train_without_data_is_a_usage_error(tmp_path):
+    import pytest
+
+    from separate.cli import main
+
+    with pytest.raises(SystemExit) as e:
+        main(["f0", "train", str(tmp_path), "-n", "2", "-o", str(tmp_path / "x")])
+    assert e.value.code == 2
