@@ -185,3 +185,27 @@ def test_cli(tmp_path):
     assert len(list((tmp_path / "c").glob("*/*/mixture.wav"))) == 1
     res = CliRunner().invoke(app, ["synth", str(tmp_path / "d"), "--kind", "nope"])
     assert res.exit_code != 0
+
+
+def test_singer_sounds_at_its_f0():
+    """The singer's audio has its strongest low partial at the F0 it reports (no reverb)."""
+    from separate.synth.render import NoteEvent
+    from separate.synth.singer import SingerVoice, sing
+
+    rng = np.random.default_rng(0)
+    notes = [NoteEvent(57, 0.1, 1.1, 100), NoteEvent(64, 1.2, 2.2, 100)]
+    x, t, f0 = sing(notes, 44100 * 3, 44100, rng, SingerVoice.random(rng, "tenor"))
+    assert x.dtype == np.float32 and np.isfinite(x).all() and 0.5 < np.abs(x).max() <= 1.0
+    assert (f0[(t > 0.3) & (t < 1.0)] > 0).all() and (f0[t > 2.4] == 0).all()
+    for note, (a, b) in zip(notes, [(0.5, 1.0), (1.6, 2.1)], strict=True):
+        seg = x[int(a * 44100): int(b * 44100)] * np.hanning(int((b - a) * 44100))
+        spec = np.abs(np.fft.rfft(seg, 1 << 17))
+        freqs = np.fft.rfftfreq(1 << 17, 1 / 44100)
+        expected = float(np.median(f0[(t >= a) & (t < b)]))
+        nominal = 440 * 2 ** ((note.pitch - 69) / 12)
+        assert abs(1200 * np.log2(expected / nominal)) < 35
+        band = (freqs > 0.8 * expected) & (freqs < 1.2 * expected)
+        peak = freqs[band][np.argmax(spec[band])]
+        assert abs(peak - expected) / expected < 0.02
+        # the fundamental is a real partial: well above the spectrum between partials
+        assert spec[band].max() > 10 * np.median(spec[(freqs > 50) & (freqs < 4000)])

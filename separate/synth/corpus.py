@@ -303,7 +303,8 @@ def render_track(spec: TrackSpec, out_root: str | os.PathLike) -> dict:
         "split": spec.split,
         "seconds": meta["seconds"],
         "stems": {s: meta["seconds"] * meta["active_fraction"][s] for s in BAND_STEMS},
-        "classes": [(i["class"], i.get("soundfont")) for _, i in parts_info],
+        "classes": [(i["class"], i.get("soundfont"),
+                     meta["seconds"] * meta["active_fraction"][st]) for st, i in parts_info],
     }
 
 
