@@ -24,7 +24,7 @@ Usage (``nice -n 19``; the defaults are the paper's)::
     .venv/bin/python benchmarks/experiment_adapt.py -m default --synth ../corpus/test --tracks 5 \
         --stages L1,L2,L3,L4,L5,L6,M --markdown docs/adapt-experiment.md
 
-``--quick`` runs a short smoke version (2 epochs, stages L5,M, the real clip only).
+``--quick`` runs a short smoke version (2 epochs, stages L5 and M, at most one synthetic track).
 """
 
 from __future__ import annotations
@@ -130,7 +130,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--synth", type=Path, help="folder of synthetic test tracks (stems folders)")
     ap.add_argument("--tracks", type=int, default=5, help="number of synthetic tracks")
     ap.add_argument("--no-real", action="store_true", help="skip the real MUSDB18 clip")
-    ap.add_argument("--stages", default="L1,L2,L3,L4,L5,L6,M", help="stage starts x of Lx:D")
+    ap.add_argument("--stages", default=None,
+                    help="stage starts x of Lx:D (default L1,L2,L3,L4,L5,L6,M)")
     ap.add_argument("--end", default="D", help="last trained stage (D, M, ...)")
     ap.add_argument("--epochs", type=int, default=10)
     ap.add_argument("--lr", type=float, default=1e-5)
@@ -143,10 +144,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--json", type=Path, help="write all per-track results here")
     ap.add_argument("--markdown", type=Path, help="write the table as markdown here")
-    ap.add_argument("--quick", action="store_true", help="smoke run: 2 epochs, L5 and M, real clip")
+    ap.add_argument("--quick", action="store_true",
+                    help="smoke run: 2 epochs, stages L5,M unless given, at most 1 synth track")
     args = ap.parse_args(argv)
     if args.quick:
-        args.epochs, args.stages, args.tracks = 2, "L5,M", 0
+        args.epochs, args.tracks = 2, min(args.tracks, 1)
+        args.stages = args.stages or "L5,M"
+    args.stages = args.stages or "L1,L2,L3,L4,L5,L6,M"
     torch.set_num_threads(args.threads)
 
     base = load_model(args.model)
