@@ -16,6 +16,7 @@ from separate.errors import SeparateError
 
 # Subcommand modules register themselves on `app` when imported.
 from separate.cli import split as _split  # noqa: E402,F401
+from separate.cli import evaluate as _evaluate  # noqa: E402,F401
 from separate.cli import models as _models  # noqa: E402,F401
 from separate.cli import synth as _synth  # noqa: E402,F401
 from separate.cli import adapt as _adapt  # noqa: E402,F401
