@@ -11,7 +11,9 @@ target in turn, the mixture is the sum of the track's voices):
 * Table 3 — 5-shot with relaxed example constraints: same track (basic), examples from other test
   tracks of the same class, multi-source examples (each example mixed with one other instrument
   of its track with probability 0.5; basic model and, if given, the MS model), and the +Neg model
-  with 5 negative examples (chunks of random non-target instruments of the mixture).
+  with 5 negative examples (chunks of random non-target instruments of the mixture). A control
+  row conditions on 5 examples of *other* classes: if it scores like the 5-shot row, the model
+  ignores its conditioning.
 
 Examples are 3 s chunks of the target's own stem where it plays (Sec. 3.3: drawn from the whole
 track, which is also evaluated — the paper's protocol). SDR is BSS-Eval v4 (1 s windows, median
@@ -130,7 +132,13 @@ class Item:
 
 def examples_for(item: Item, items: list[Item], rng, n: int, mode: str) -> list[np.ndarray]:
     """``mode``: ``same`` (own stem), ``other`` (other tracks, same class), ``ms`` (own stem,
-    each example mixed with one other instrument of the track with probability 0.5)."""
+    each example mixed with one other instrument of the track with probability 0.5), ``wrong``
+    (a control: chunks of instruments of other classes)."""
+    if mode == "wrong":
+        pool = [it for it in items if it.cls != item.cls]
+        if not pool:
+            return []
+        return [c for i in rng.choice(len(pool), size=n) for c in chunks(rng, pool[i].target, 1)]
     if mode == "other":
         pool = [it for it in items if it.cls == item.cls and it.track.name != item.track.name]
         if not pool:
@@ -212,6 +220,10 @@ def synthetic(args, models: dict) -> dict:
                 pos = examples_for(it, items, rng, 5, "ms")
                 add("5-shot, multi-source examples", it.cls, d,
                     run_fewshot(models["fewshot"], mix, tgt, pos))
+                pos = examples_for(it, items, rng, 5, "wrong")
+                if pos:
+                    add("control: 5 examples of other classes", it.cls, d,
+                        run_fewshot(models["fewshot"], mix, tgt, pos))
             if "ms" in models:
                 pos = examples_for(it, items, rng, 5, "ms")
                 add("5-shot MS model, multi-source examples", it.cls, d,
@@ -399,7 +411,8 @@ def main() -> None:
         out.append(table(res, rows1, seen, "Table 1: seen classes, SDR (dB)"))
         out.append(table(res, rows1, syn["unseen"], "Table 2: unseen classes, SDR (dB)"))
         rows3 = ["5-shot", "5-shot, other track", "5-shot, multi-source examples",
-                 "5-shot MS model, multi-source examples", "5-shot +Neg"]
+                 "5-shot MS model, multi-source examples", "5-shot +Neg",
+                 "control: 5 examples of other classes"]
         out.append(table(res, rows3, seen, "Table 3: 5-shot, example constraints (seen classes)"))
     for name in [r for r in args.real.split(",") if r]:
         if "fewshot" not in models:

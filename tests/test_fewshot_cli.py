@@ -126,6 +126,9 @@ def test_cli_fewshot_runs_and_reports_errors(files, tmp_path, capsys):
     assert run(["fewshot", mix, "-e", "@0.5-3.5", "-e", f"{files}/ex.flac@0-1",
                 "--negative", "@4-6", "-m", model, "-o", str(out), "--name", "sine"]) == 0
     assert (out / "sine.wav").is_file() and (out / "residual.wav").is_file()
+    assert "warning" not in capsys.readouterr().err
+    assert run(["fewshot", mix, "-e", "@0.5-3.5", "-m", model, "-o", str(out)]) == 0
+    assert "warning: this model was trained with negative examples" in capsys.readouterr().err
     assert run(["fewshot", mix, "-e", "@5-9", "-m", model, "-o", str(out)]) == 1
     assert "ends after the end" in capsys.readouterr().err
     assert run(["fewshot", mix, "-e", "@5-4", "-m", model]) == 2

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import typer
@@ -48,10 +49,8 @@ def fewshot(
 ) -> None:
     """Extract one instrument from MIX given a few audio examples of it.
 
-    Writes OUT/NAME.wav (the instrument) and OUT/residual.wav (everything else) at the input's
-    sample rate and channels; NAME + residual = the mixture. The model runs at 22.05 kHz mono on
-    3 s chunks with 50 % overlap, each channel of a stereo file separately.
-    """
+    Writes OUT/NAME.wav (the instrument) and OUT/residual.wav (everything else) at the input's sample rate and channels; NAME + residual = the mixture. The model runs at 22.05 kHz mono on 3 s chunks with 50 % overlap, each channel of a stereo file separately.
+    """  # noqa: E501 - one line per paragraph, so that --help reflows it
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
     from separate.fewshot import fewshot_file, parse_example
@@ -67,12 +66,16 @@ def fewshot(
         transient=True,
     ) as progress:
         task = progress.add_task(mix.name, total=None)
-        outputs = fewshot_file(
-            mix, pos, neg, model=model, out_dir=out, name=name, label=label, device=device,
-            bit_depth=bit_depth,
-            on_start=lambda n: progress.update(task, total=n),
-            on_chunks=lambda k: progress.advance(task, k),
-        )
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", UserWarning)
+            outputs = fewshot_file(
+                mix, pos, neg, model=model, out_dir=out, name=name, label=label, device=device,
+                bit_depth=bit_depth,
+                on_start=lambda n: progress.update(task, total=n),
+                on_chunks=lambda k: progress.advance(task, k),
+            )
+    for w in caught:
+        err_console().print(f"[yellow]warning:[/yellow] {w.message}", highlight=False)
     for stem, path in outputs.items():
         out_console().print(f"{stem}: {path}", highlight=False)
 
@@ -117,9 +120,8 @@ def fewshot_train(
 ) -> None:
     """Train the few-shot model (or its class-conditioned baseline) on a multitrack corpus.
 
-    Adam (lr 1e-3, batch 16), SDR loss + magnitude L1, early stopping on valid/ (Wang et al.
-    2022, Sec. 2-3). Exports the best state (float16 safetensors) and its model card.
-    """
+    Adam (lr 1e-3, batch 16), SDR loss + magnitude L1, early stopping on valid/ (Wang et al. 2022, Sec. 2-3). Exports the best state (float16 safetensors) and its model card.
+    """  # noqa: E501 - one line per paragraph, so that --help reflows it
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from separate.errors import UsageError

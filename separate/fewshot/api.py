@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import re
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -84,6 +85,12 @@ def condition_model(
         raise UsageError("give at least one --example (a file, FILE@START-END or @START-END)")
     if negatives and not getattr(model, "use_negatives", False):
         raise UsageError("this model was not trained with negative examples; drop --negative")
+    if getattr(model, "use_negatives", False) and not negatives:
+        warnings.warn(
+            "this model was trained with negative examples; without --negative it uses an empty "
+            "negative set (a zero vector), which it saw rarely in training",
+            stacklevel=2,
+        )
     pos = [torch.from_numpy(load_example(e, sr, mixture)) for e in examples]
     neg = [torch.from_numpy(load_example(e, sr, mixture)) for e in negatives]
     model.condition(pos, neg)
