@@ -87,6 +87,40 @@ def _build(klass_name: str, args: list, kwargs: dict, state: dict[str, torch.Ten
     return model.eval()
 
 
+def _encode(value: Any) -> Any:
+    """Constructor arguments → JSON (inverse of :func:`_decode`)."""
+    if isinstance(value, Fraction):
+        return {"_type": "fraction", "numerator": value.numerator,
+                "denominator": value.denominator}
+    if isinstance(value, dict):
+        return {str(k): _encode(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_encode(v) for v in value]
+    return value
+
+
+def save_demucs_safetensors(model: nn.Module, path: str | Path) -> Path:
+    """Write one Demucs model in the layout :func:`load_demucs_safetensors` (and ``demucs.hf``)
+    reads; written to a temporary name, then renamed. Returns ``path``.
+
+    Raises:
+        ValueError: a model that did not record its constructor arguments (``capture_init``).
+    """
+    from safetensors.torch import save_file
+
+    if not hasattr(model, "_init_args_kwargs"):
+        raise ValueError(f"{type(model).__name__} did not record its constructor arguments")
+    args, kwargs = model._init_args_kwargs
+    meta = {"klass": f"{type(model).__module__}.{type(model).__name__}",
+            "args": json.dumps(_encode(list(args))), "kwargs": json.dumps(_encode(dict(kwargs)))}
+    state = {k: v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()}
+    path = Path(path)
+    tmp = path.with_name(path.name + ".part")
+    save_file(state, str(tmp), metadata=meta)
+    tmp.replace(path)
+    return path
+
+
 def load_demucs_safetensors(path: str | Path) -> nn.Module:
     """One Demucs model from a safetensors file in the layout of ``demucs/hf.py``
     (tensors = state dict; metadata ``klass``, ``args``, ``kwargs`` as JSON).
@@ -198,6 +232,26 @@ class DemucsBag(nn.Module):
             raise ValueError("every source needs a positive total weight")
         self.register_buffer("bag_weights", w, persistent=False)
         self._htdemucs = [isinstance(m, HTDemucs) for m in models]
+        self.signatures = [f"m{i}" for i in range(len(models))]  # set from the card when loaded
+
+    def to_weight_files(self, folder: str | Path) -> dict[str, Path]:
+        """Save every model of the bag as ``<signature>-<sha256[:8]>.safetensors`` in ``folder``
+        (the layout :meth:`from_weight_files` reads back; e.g. after ``adapt``).
+
+        Returns:
+            ``{file name: path}``, in bag order.
+        """
+        from separate.registry import sha256_file
+
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        out: dict[str, Path] = {}
+        for sig, m in zip(self.signatures, self.models, strict=True):
+            tmp = save_demucs_safetensors(m, folder / f".{sig}.tmp.safetensors")
+            final = folder / f"{sig}-{sha256_file(tmp)[:8]}.safetensors"
+            tmp.replace(final)
+            out[final.name] = final
+        return out
 
     # ------------------------------------------------------------------ construction
 
@@ -214,19 +268,24 @@ class DemucsBag(nn.Module):
         sigs = [str(s) for s in args.get("models", [])]
         if not sigs:
             raise ModelError(f"model {card.name!r}: [args] models lists no Demucs signature")
-        by_stem = {Path(name).stem: path for name, path in files.items()}
         models = []
         for sig in sigs:
-            if sig not in by_stem:
+            # "<sig>.safetensors" (the Hub layout) or "<sig>-<checksum>.<ext>" (demucs' legacy
+            # naming, and what to_weight_files writes)
+            found = [p for n, p in files.items()
+                     if Path(n).stem == sig or Path(n).stem.startswith(f"{sig}-")]
+            if len(found) != 1:
                 raise ModelError(
-                    f"model {card.name!r}: no weights file for bag member {sig} in [weights]"
+                    f"model {card.name!r}: {len(found)} weights files for bag member {sig} in "
+                    "[weights] (expected one)"
                 )
-            models.append(load_demucs_file(by_stem[sig]))
+            models.append(load_demucs_file(found[0]))
         seg = args.get("segment")
         try:
             bag = cls(models, args.get("weights"), None if seg is None else float(seg))
         except ValueError as exc:
             raise ModelError(f"model {card.name!r}: {exc}") from None
+        bag.signatures = sigs
         if bag.sources != list(card.sources):
             raise ModelError(
                 f"model {card.name!r}: the weights separate {bag.sources}, the card says "
