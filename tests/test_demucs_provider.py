@@ -152,25 +152,28 @@ def test_training_mode_keeps_the_segment():
 
 
 def test_adapted_bag_saves_and_loads_back(tmp_path):
-    """An adapted Demucs bag goes through `adapt --save-model`'s writer and loads back equal."""
-    from separate.adapt.export import save_adapted_model
-
+    """A changed (e.g. adapted) Demucs bag saves in the Demucs layout and loads back equal."""
     weights = export_demucs(tiny_htdemucs(8))
     (tmp_path / "base").mkdir()
     (tmp_path / "base" / "abc123.safetensors").write_bytes(weights)
-    (tmp_path / "base" / "base.toml").write_text(
+    card_head = (
         'provider = "demucs"\narch = "demucs"\nsources = ["drums", "bass", "other", "vocals"]\n'
         'sample_rate = 44100\nlicense = "MIT"\n[args]\nmodels = ["abc123"]\n'
-        f'[weights.files]\n"abc123.safetensors" = "{hashlib.sha256(weights).hexdigest()}"\n'
-        '[engine]\nsegment = 0.78\nplan = "demucs"\nwindow = "triangle"\n',
-        encoding="utf-8")
+    )
+    (tmp_path / "base" / "base.toml").write_text(
+        card_head + f'[weights.files]\n"abc123.safetensors" = '
+        f'"{hashlib.sha256(weights).hexdigest()}"\n', encoding="utf-8")
     model = load_model(tmp_path / "base" / "base.toml")
     with torch.no_grad():
         for p in model.parameters():
             p.add_(0.01)
-    card_path, _ = save_adapted_model(model, tmp_path / "adapted" / "mine")
-    again = load_model(card_path)
-    assert again.card.engine["plan"] == "demucs"
+    files = model.save_weight_files(tmp_path / "adapted")
+    (name, path), = files.items()
+    assert name.startswith("abc123-")
+    (tmp_path / "adapted" / "mine.toml").write_text(
+        card_head + f'[weights.files]\n"{name}" = "{hashlib.sha256(path.read_bytes()).hexdigest()}"'
+        '\n', encoding="utf-8")
+    again = load_model(tmp_path / "adapted" / "mine.toml")
     x = torch.randn(1, 2, 5000) * 0.1
     with torch.no_grad():
         assert torch.equal(again(x), model(x))
