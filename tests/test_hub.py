@@ -200,3 +200,13 @@ def test_unpinned_hub_file_loads_with_a_warning(fake_hub, tmp_path, monkeypatch)
     monkeypatch.setenv("SEPARATE_MODELS", str(card.parent))
     with pytest.warns(UserWarning, match="pins no sha256"):
         assert load_model("tiny-hub").sources == ["a", "b"]
+
+
+def test_a_broken_card_does_not_hide_the_others(tmp_path, monkeypatch):
+    (tmp_path / "broken.toml").write_text("arch = [unclosed\n", encoding="utf-8")
+    monkeypatch.setenv("SEPARATE_MODELS", str(tmp_path))
+    from separate.registry import list_cards
+
+    with pytest.warns(UserWarning, match="broken.toml"):
+        names = [c.name for c in list_cards()]
+    assert "identity" in names

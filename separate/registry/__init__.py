@@ -2,7 +2,9 @@
 
 ``load_model(spec)`` accepts a card name (searched in ``$SEPARATE_MODELS`` folders, then the
 cards shipped with the package), a path to a ``.toml`` card, or a path to a ``.safetensors`` file
-with its card beside it (same stem).
+with its card beside it (same stem). Hub weights: :mod:`separate.registry.hub` (download into
+the Hugging Face cache with the card's pinned revision, sha256 checked after download and before
+every load, offline use, upload).
 """
 
 from separate.registry.card import ModelCard, WeightsRef, card_from_dict, load_card
@@ -13,6 +15,9 @@ from separate.registry.loader import (
     load_model,
     model_from_card,
     sha256_file,
+    verified_files,
+    verify_file,
+    weight_files,
 )
 
 __all__ = [
@@ -26,4 +31,7 @@ __all__ = [
     "load_model",
     "model_from_card",
     "sha256_file",
+    "verified_files",
+    "verify_file",
+    "weight_files",
 ]

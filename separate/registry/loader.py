@@ -27,11 +27,16 @@ def search_dirs() -> list[Path]:
 
 
 def list_cards() -> list[ModelCard]:
-    """Every card found, the first of each name winning."""
+    """Every card found, the first of each name winning (unreadable cards are skipped with a
+    warning)."""
     seen: dict[str, ModelCard] = {}
     for d in search_dirs():
         for p in sorted(d.glob("*.toml")) if d.is_dir() else []:
-            card = load_card(p)
+            try:
+                card = load_card(p)
+            except ModelError as exc:  # one broken card must not hide the others
+                warnings.warn(f"skipping {exc}", stacklevel=2)
+                continue
             seen.setdefault(card.name, card)
     return list(seen.values())
 
