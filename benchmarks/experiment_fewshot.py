@@ -1,7 +1,8 @@
 """Experiment: few-shot separation vs the class-conditioned baseline (Wang et al. 2022, Tables 1-3).
 
 Synthetic test split (``separate synth OUT --kind ensemble``; every voice of every test track is a
-target in turn, the mixture is the sum of the track's voices):
+target in turn, the mixture is the target plus the track's voices of *other* classes — one stem
+per class, as the paper's MedleyDB sub-mixes):
 
 * Table 1 / Table 2 — seen / unseen classes (unseen = classes absent from the train split, e.g.
   the corpus' test-only classes, or those a model was trained with ``--held-out``): mean SDR of
@@ -126,8 +127,14 @@ class Item:
         return self.track.voices[self.vi].audio
 
     @property
+    def others(self) -> list:
+        """The other voices of the mixture: one stem per class (voices of the target's class are
+        left out, as the paper's MedleyDB sub-mixes)."""
+        return [v for j, v in enumerate(self.track.voices) if j != self.vi and v.cls != self.cls]
+
+    @property
     def mix(self) -> np.ndarray:
-        return np.sum([v.audio for v in self.track.voices], axis=0).astype(np.float32)
+        return (self.target + sum(v.audio for v in self.others)).astype(np.float32)
 
 
 def examples_for(item: Item, items: list[Item], rng, n: int, mode: str) -> list[np.ndarray]:
@@ -150,7 +157,7 @@ def examples_for(item: Item, items: list[Item], rng, n: int, mode: str) -> list[
     out = []
     for s in rng.choice(starts, size=n, replace=True):
         ex = tv[s : s + SEG].copy()
-        others = [v for j, v in enumerate(item.track.voices) if j != item.vi]
+        others = item.others
         if mode == "ms" and others and rng.random() < 0.5:
             ex += others[rng.integers(len(others))].audio[s : s + SEG]
         out.append(ex)
@@ -158,7 +165,9 @@ def examples_for(item: Item, items: list[Item], rng, n: int, mode: str) -> list[
 
 
 def negatives_for(item: Item, rng, m: int) -> list[np.ndarray]:
-    others = [v for j, v in enumerate(item.track.voices) if j != item.vi]
+    others = item.others
+    if not others:
+        return []
     return [c for _ in range(m) for c in chunks(rng, others[rng.integers(len(others))].audio, 1)]
 
 
@@ -228,7 +237,7 @@ def synthetic(args, models: dict) -> dict:
                 pos = examples_for(it, items, rng, 5, "ms")
                 add("5-shot MS model, multi-source examples", it.cls, d,
                     run_fewshot(models["ms"], mix, tgt, pos))
-            if "neg" in models and len(it.track.voices) > 1:
+            if "neg" in models and it.others:
                 pos = examples_for(it, items, rng, 5, "same")
                 neg = negatives_for(it, rng, 5)
                 add("5-shot +Neg", it.cls, d, run_fewshot(models["neg"], mix, tgt, pos, neg))

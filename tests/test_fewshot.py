@@ -163,6 +163,8 @@ def test_read_stems_json_shapes(tmp_path):
         {"voices": [{"file": "voice1.wav", "class": "piano"}, {"name": "voice2", "instrument":
                                                               "bass"}]},
         [{"file": "voice1.wav", "class": "piano"}, {"file": "voice2.wav", "class": "bass"}],
+        {"voices": [{"voice": "voice1", "class": "piano"}, {"voice": "voice2", "class": "bass"},
+                    {"voice": "voice3", "class": None}], "track": "x"},  # the ensemble corpus
         {"voice1": "piano", "voice2": {"class": "bass"}, "tempo": 120},
         {"stems": {"voice1": {"parts": [{"class": "piano"}, {"class": "piano"}]},
                    "voice2": {"parts": [{"class": "bass"}]},
@@ -281,3 +283,16 @@ def test_train_exports_loadable_card(corpus, tmp_path):
                         steps=1, batch_size=2, valid_every=1, valid_batches=1, **SMALL)
     train(cfg_b)
     assert isinstance(load_model(tmp_path / "b.toml"), ClassConditionedSeparator)
+
+
+def test_same_class_voices_are_left_out_of_the_mixture():
+    """One stem per class: a second voice of the target's class is not in the mixture."""
+    tracks = _toy_tracks(n=1)
+    t = tracks[0]
+    t.voices[2].cls = "piano"  # two pianos now: voice0 and voice2
+    s = EpisodeSampler(tracks, seed=0)
+    for _ in range(5):
+        e = s.sample(target=(0, 0))
+        assert e.cls == "piano"
+        bass = t.voices[1].audio[e.start : e.start + 3 * SR]
+        np.testing.assert_allclose(e.mix, e.target + bass, rtol=1e-6)

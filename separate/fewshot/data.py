@@ -9,9 +9,10 @@ Corpus layout (the synthetic ``ensemble`` corpus of ``separate synth OUT --kind 
 :func:`read_stems_json`); a stem made of parts of several classes (the band corpus' ``other``)
 is skipped.
 
-An *episode* (Sec. 3.2) is: a 3 s chunk of a mixture of up to five instruments, one of which is the
-target; ``n ∈ [min_shots, max_shots]`` conditioning examples, 3 s chunks of the target's own stem
-that do not overlap the target chunk; optionally (Sec. 3.4) examples from other tracks of the
+An *episode* (Sec. 3.2) is: a 3 s chunk of a mixture of up to five instruments, one of which is
+the target (other voices of the target's class are left out of the mixture: one stem per class);
+``n ∈ [min_shots, max_shots]`` conditioning examples, 3 s chunks of the target's own stem that
+do not overlap the target chunk; optionally (Sec. 3.4) examples from other tracks of the
 same class, or examples mixed with one other instrument (probability ``multi_source_p``); and
 optionally (Sec. 3.5) negative examples, each a chunk of one random non-target instrument of the
 mixture. Classes in ``held_out`` are removed from training entirely (Sec. 4.2).
@@ -58,8 +59,9 @@ class Track:
 def read_stems_json(path: str | os.PathLike[str]) -> dict[str, str]:
     """``stems.json`` → ``{voice file stem: class}``.
 
-    Accepted shapes: ``{"voices": [{"file"|"name"|"path": "voice1.wav", "class"|"instrument"|
-    "label": "piano", ...}, ...]}``, the same list at top level, ``{"voice1": "piano", ...}``,
+    Accepted shapes: ``{"voices": [{"file"|"voice"|"name"|"path": "voice1.wav",
+    "class"|"instrument"|"label": "piano", ...}, ...]}`` (the ensemble corpus), the same list at
+    top level, ``{"voice1": "piano", ...}``,
     ``{"voice1": {"class": "piano", ...}, ...}``, or (the band corpus)
     ``{"stems": {"bass": {"parts": [{"class": "bass", ...}, ...]}, ...}}`` — a stem whose parts
     hold several classes is left out.
@@ -89,11 +91,13 @@ def read_stems_json(path: str | os.PathLike[str]) -> dict[str, str]:
         for i, d in enumerate(data):
             if not isinstance(d, dict):
                 raise ValueError(f"{path}: entry {i} is not an object")
-            name = d.get("file") or d.get("name") or d.get("path") or d.get("stem")
+            name = d.get("file") or d.get("voice") or d.get("name") or d.get("path") or d.get(
+                "stem")
             c = cls_of(d)
-            if name is None or c is None:
-                raise ValueError(f"{path}: entry {i} lacks a file name or a class")
-            out[Path(str(name)).stem] = c
+            if name is None:
+                raise ValueError(f"{path}: entry {i} lacks a file name")
+            if c is not None:  # a voice without a class (e.g. a GM sound effect) is left out
+                out[Path(str(name)).stem] = c
     elif isinstance(data, dict):
         for name, v in data.items():
             c = v if isinstance(v, str) else cls_of(v) if isinstance(v, dict) else None
@@ -292,7 +296,9 @@ class EpisodeSampler:
         cand = [s for s in self._starts(tv) if len(self._starts(tv, exclude=s))]
         start = int(cand[rng.integers(len(cand))])
         n = int(n_shots or rng.integers(self.min_shots, self.max_shots + 1))
-        others = [v for i, v in enumerate(track.voices) if i != vi]
+        # one stem per class (as the paper's MedleyDB sub-mixes, Sec. 3.3): other voices of the
+        # target's class would make "the instrument of these examples" ambiguous; leave them out
+        others = [v for i, v in enumerate(track.voices) if i != vi and v.cls != tv.cls]
         rng.shuffle(others)
         others = others[: self.max_sources - 1]
         gains = 10 ** (rng.uniform(-self.gain_db, self.gain_db, len(others) + 1) / 20)
