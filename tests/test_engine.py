@@ -94,3 +94,22 @@ def test_seams_chunked_equals_single_pass_for_a_network():
     y = np.concatenate(list(ola.run([x])), axis=-1)[0]
     sdr = 10 * np.log10((ref**2).sum() / ((ref - y) ** 2).sum())
     assert sdr > 30, sdr
+
+
+@settings(max_examples=40, deadline=None)
+@given(length=st.integers(1, 5000), segment=st.integers(64, 900), overlap=st.floats(0.0, 0.8),
+       align=st.sampled_from([1, 16, 64]))
+def test_aligned_plan_reconstructs_and_starts_on_the_grid(length, segment, overlap, align):
+    starts: list[int] = []
+
+    def model(x):  # the signal is the sample index, so a chunk's first value is its start
+        starts.extend(int(v) for v in x[:, 0, 0])
+        return x.unsqueeze(1)
+
+    x = np.arange(length, dtype=np.float32).reshape(1, 1, length)
+    ola = OverlapAdd(model, 1, segment, overlap, 2, align=align)
+    y = np.concatenate(list(ola.run([x])), axis=-1)
+    np.testing.assert_allclose(y[:, 0], x, rtol=1e-6)
+    assert ola.hop % align == 0
+    assert all(s % align == 0 for s in starts), starts
+    assert len(starts) == total_chunks(length, segment, overlap, align=align)

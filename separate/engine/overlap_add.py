@@ -9,9 +9,9 @@ returns its input exactly). A sample is emitted as soon as no later chunk can to
 memory is bounded by a few segments whatever the length of the track.
 
 Chunk plan for a signal of ``N`` samples: regular chunks start at ``0, hop, 2·hop, …`` while
-they fit entirely; if they do not reach the end, one last chunk is aligned to the end
-(starts at ``N − segment``), so no chunk but the only one of a signal shorter than ``segment``
-sees zero padding.
+they fit entirely; if they do not reach the end, one last chunk is aligned to the end (starts
+at ``N − segment`` rounded up to the ``align`` grid), so zero padding is limited to the only chunk
+of a signal shorter than ``segment`` and to less than ``align`` samples at the very end.
 
 ``plan="demucs"`` reproduces ``demucs.apply.apply_model(split=True, shifts=0)`` instead: chunks
 start at ``0, hop, 2·hop, …`` for every start ``< N`` with ``hop = int(segment·(1 − overlap))``;
@@ -82,6 +82,11 @@ class OverlapAdd:
         on_chunks: called with the number of chunks done after every model call (progress).
         plan: ``"end"`` (default: an end-aligned last chunk) or ``"demucs"`` (see the module
             docstring).
+        align: chunk starts are multiples of ``align`` samples (``"end"`` plan): the hop is
+            rounded to a multiple of it and the last chunk starts on the grid. A network whose
+            strided layers downsample time by ``D`` frames of ``H`` samples is shift-equivariant
+            only for shifts by multiples of ``D·H``; chunks on that grid give the same output as
+            one pass over the whole signal, but for the missing context at their edges.
 
     The stream is ``Iterable[ndarray [G, C, n]]``: ``G`` independent signals of ``C`` channels
     processed in lockstep (e.g. the channels of a stereo file through a mono model), whose chunks
@@ -92,7 +97,8 @@ class OverlapAdd:
     def __init__(self, model: Callable[[torch.Tensor], torch.Tensor], num_sources: int,
                  segment: int, overlap: float = 0.25, batch_size: int = 4,
                  device: str | torch.device = "cpu", window: str = "taper",
-                 on_chunks: Callable[[int], None] | None = None, plan: str = "end"):
+                 on_chunks: Callable[[int], None] | None = None, plan: str = "end",
+                 align: int = 1):
         if segment <= 0:
             raise ValueError("segment must be positive")
         if not 0 <= overlap < 1:
@@ -106,7 +112,8 @@ class OverlapAdd:
         if plan == "demucs":  # as demucs.apply.apply_model: int(), not round()
             self.hop = max(1, int((1 - overlap) * self.segment))
         else:
-            self.hop = max(1, int(round(self.segment * (1 - overlap))))
+            self.hop = _aligned_hop(self.segment, overlap, align)
+        self.align = max(1, int(align))
         self.batch_size = max(1, int(batch_size))
         self.device = torch.device(device)
         self.window = chunk_window(self.segment, self.hop, window)
@@ -233,21 +240,34 @@ class OverlapAdd:
             pad = np.zeros((*buf.shape[:-1], seg), dtype=np.float32)
             pad[..., :total] = buf
             pending.append((0, pad, 0, seg))
-        elif last_start + seg < total:  # end-aligned last chunk
-            start = total - seg
-            pending.append((start, buf[..., start - buf_start: start - buf_start + seg], 0, seg))
+        elif last_start + seg < total:  # end-aligned last chunk, its start on the align grid
+            start = -(-(total - seg) // self.align) * self.align  # zero-padded by < align
+            chunk = np.zeros((*buf.shape[:-1], seg), dtype=np.float32)
+            chunk[..., : total - start] = buf[..., start - buf_start: total - buf_start]
+            pending.append((start, chunk, 0, seg))
         flush()
         out = emit(total)
         if out is not None:
             yield out
 
 
-def total_chunks(length: int, segment: int, overlap: float, plan: str = "end") -> int:
+def _aligned_hop(segment: int, overlap: float, align: int = 1) -> int:
+    """Chunk step of the ``"end"`` plan: ``segment·(1 − overlap)`` rounded to a multiple of
+    ``align`` (at least ``align``, at most ``segment`` when possible)."""
+    align = max(1, int(align))
+    hop = max(1, int(round(segment * (1 - overlap) / align))) * align
+    if hop > segment and align <= segment:
+        hop = segment // align * align
+    return max(1, hop)
+
+
+def total_chunks(length: int, segment: int, overlap: float, plan: str = "end",
+                 align: int = 1) -> int:
     """Chunks :class:`OverlapAdd` will compute for ``length`` samples (for progress bars)."""
     if plan == "demucs":
         hop = max(1, int((1 - overlap) * segment))
     else:
-        hop = max(1, int(round(segment * (1 - overlap))))
+        hop = _aligned_hop(segment, overlap, align)
     return count_chunks(length, segment, hop, plan) if length > 0 else 0
 
 

@@ -73,13 +73,14 @@ class StreamSeparator:
         self.segment_samples = max(1, int(round(segment * self.model_rate)))
         self.overlap = overlap
         self.plan = plan
+        self.align = int(getattr(model, "chunk_align", 1))
         self.ola = OverlapAdd(model, len(self.sources), self.segment_samples, overlap,
-                              batch_size, device, window, on_chunks, plan)
+                              batch_size, device, window, on_chunks, plan, self.align)
 
     def chunks_for(self, frames: int, sample_rate: int) -> int:
         """Chunks needed for ``frames`` samples at ``sample_rate`` Hz (progress total)."""
         n = int(np.ceil(frames * self.model_rate / sample_rate))
-        return total_chunks(n, self.segment_samples, self.overlap, self.plan)
+        return total_chunks(n, self.segment_samples, self.overlap, self.plan, self.align)
 
     def run(self, blocks: Iterable[np.ndarray], sample_rate: int,
             channels: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:

@@ -141,6 +141,12 @@ class ComplexUNet(nn.Module):
             mask = torch.cat([mask, top.expand(*top.shape[:-2], f - self.bins, n)], dim=-2)
         return mask
 
+    @property
+    def chunk_align(self) -> int:
+        """Shifts (samples) under which the network is equivariant: six stride-2 layers over
+        frames of ``hop`` samples → ``64·hop``. The engine starts chunks on this grid."""
+        return 64 * self.hop
+
     def forward(self, mix: torch.Tensor) -> torch.Tensor:
         """``mix [B, C, T]`` → sources ``[B, S, C, T]`` (Eq. 6.9 then the inverse STFT)."""
         spec = self.stft(mix)
