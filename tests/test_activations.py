@@ -172,3 +172,37 @@ def test_frames_to_intervals_and_samples():
     assert num_frames_for(8, 4, 2.0) == 4
     assert num_frames_for(9, 4, 2.0) == 5
     assert math.isclose(num_frames_for(44100, 44100, 44100 / 512), 87)
+
+
+@settings(max_examples=50, deadline=None, suppress_health_check=FIXTURE_OK)
+@given(
+    conf=st.integers(1, 4).flatmap(
+        lambda s: st.lists(
+            st.lists(st.floats(0, 1), min_size=s, max_size=s), min_size=1, max_size=40
+        )
+    )
+)
+def test_framewise_round_trip_thresholds_at_one_half(tmp_path, conf):
+    c = np.array(conf)  # [frames, sources]
+    names = SOURCES[: c.shape[1]]
+    lines = ["time," + ",".join(names)]
+    lines += [f"{k / FR:.6f}," + ",".join(repr(float(v)) for v in row) for k, row in enumerate(c)]
+    p = tmp_path / "fw.csv"
+    p.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    h = load_activations(p, SOURCES, len(c), FR).numpy()
+    assert np.array_equal(h[: c.shape[1]], (c >= 0.5).T)
+    assert h[c.shape[1]:].all()
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=FIXTURE_OK)
+@given(text=st.text(alphabet=st.sampled_from(list("vocalsdrumbe0123456789.,-\t\n #nainf")),
+                    max_size=80))
+def test_any_text_parses_or_raises_input_error(tmp_path, text):
+    p = tmp_path / "fuzz.csv"
+    p.write_text(text, encoding="utf-8")
+    try:
+        h = load_activations(p, SOURCES, 20, FR)
+    except InputError as exc:
+        assert str(p) in str(exc)
+    else:
+        assert h.shape == (4, 20) and h.dtype == torch.bool
