@@ -320,7 +320,9 @@ def export_folder(card: ModelCard, folder: str | os.PathLike[str], force: bool =
     folder.mkdir(parents=True, exist_ok=True)
     files = weight_files(card, force=force)
     for name, path in files.items():
-        dest = folder / Path(name).name
+        # keep the card's relative layout (it names its files relative to itself)
+        dest = folder / (Path(name).name if Path(name).is_absolute() else name)
+        dest.parent.mkdir(parents=True, exist_ok=True)
         if dest.resolve() != path.resolve():
             shutil.copyfile(path, dest)
     dest_card = folder / f"{card.name}.toml"
