@@ -56,11 +56,14 @@ class SeparationResult:
 
 
 def track_name(path: Path) -> str:
-    """Name of a track's output folder: the file name without extension(s) like ``.stem.mp4``."""
+    """Name of a track's output folder: the file name without extension(s) like ``.stem.mp4``;
+    for ``<track>/mixture.wav`` (MUSDB18-HQ layout) the folder's name."""
     name = path.name
     for suffix in (".stem.mp4", ".stem.m4a"):
         if name.lower().endswith(suffix):
             return name[: -len(suffix)]
+    if path.stem.lower() in ("mixture", "mix") and path.parent.name:
+        return path.resolve().parent.name
     return path.stem
 
 
