@@ -67,6 +67,8 @@ def test_skip_existing_and_shards(tmp_path, capsys):
     assert sorted(seen) == sorted(str(p) for p in (tmp_path / "in").iterdir())
     code, out, _ = run(args + ["--skip-existing"], capsys)
     assert json.loads(out)["skipped"] == 6
+    code, _, err = run(args + ["--shard", "3/3"], capsys)
+    assert code == 2 and "--shard" in err
 
 
 def test_musdb_layout_names_tracks_by_folder(tmp_path, capsys):
@@ -76,8 +78,6 @@ def test_musdb_layout_names_tracks_by_folder(tmp_path, capsys):
                       "identity"], capsys)
     assert code == 0
     assert sorted(p.name for p in (tmp_path / "o").iterdir()) == ["Song A", "Song B"]
-    code, _, err = run(args + ["--shard", "3/3"], capsys)
-    assert code == 2 and "--shard" in err
 
 
 def make_bad_inputs(d: Path) -> dict[str, Path]:
