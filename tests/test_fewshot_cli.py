@@ -44,6 +44,8 @@ def files(tmp_path_factory):
                           negatives=5 if neg else 0, **SMALL)
         torch.manual_seed(0)
         export(build_model(cfg), cfg, 0.0, 0, 0.0)
+    cfg = TrainConfig(corpus="-", out=str(d / "base.safetensors"), kind="class", **SMALL)
+    export(build_model(cfg), cfg, 0.0, 0, 0.0)
     return d
 
 
@@ -152,3 +154,13 @@ def test_cli_fewshot_train(tmp_path, capsys):
     assert "best valid loss" in capsys.readouterr().out
     assert run(["fewshot-train", str(corpus), "-o", str(tmp_path / "x.pt")]) == 2
     assert run(["fewshot-train", str(tmp_path / "missing"), "-o", str(out)]) == 2
+
+
+def test_cli_class_baseline(files, tmp_path, capsys):
+    mix, model = str(files / "mix.wav"), str(files / "base.toml")
+    assert run(["fewshot", mix, "-m", model, "--class", "piano", "-o", str(tmp_path)]) == 0
+    assert (tmp_path / "target.wav").is_file()
+    assert run(["fewshot", mix, "-m", model, "-o", str(tmp_path)]) == 2
+    assert "--class" in capsys.readouterr().err
+    assert run(["fewshot", mix, "-m", model, "--class", "kazoo"]) == 2
+    assert "unknown class 'kazoo'" in capsys.readouterr().err
