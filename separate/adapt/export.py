@@ -8,12 +8,11 @@ their sha256, and records how the adaptation was done under ``[training]``.
 
 from __future__ import annotations
 
-import json
-import math
 import os
 from pathlib import Path
 from typing import Any
 
+import tomli_w
 import torch
 
 from separate.errors import UsageError
@@ -28,43 +27,9 @@ def card_paths(path: str | os.PathLike[str]) -> tuple[Path, Path]:
     return p.with_name(p.name + ".toml"), p.with_name(p.name + ".safetensors")
 
 
-def _toml_value(v: Any) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, int):
-        return str(v)
-    if isinstance(v, float):
-        if math.isnan(v):
-            return "nan"
-        if math.isinf(v):
-            return "inf" if v > 0 else "-inf"
-        return repr(v)
-    if isinstance(v, str):
-        return json.dumps(v)  # a JSON string is a valid TOML basic string
-    if isinstance(v, (list, tuple)):
-        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
-    if isinstance(v, dict):
-        items = (f"{json.dumps(str(k))} = {_toml_value(x)}" for k, x in v.items())
-        return "{ " + ", ".join(items) + " }"
-    if v is None:
-        return '""'
-    raise TypeError(f"cannot write {type(v).__name__} to a model card")
-
-
-def _toml(data: dict[str, Any]) -> str:
-    """Write a card dict (scalars first, then one level of tables) as TOML."""
-    lines = []
-    tables = {k: v for k, v in data.items() if isinstance(v, dict)}
-    for k, v in data.items():
-        if k not in tables and v is not None:
-            lines.append(f"{k} = {_toml_value(v)}")
-    for name, table in tables.items():
-        lines.append("")
-        lines.append(f"[{name}]")
-        for k, v in table.items():
-            if v is not None:
-                lines.append(f"{json.dumps(str(k))} = {_toml_value(v)}")
-    return "\n".join(lines) + "\n"
+def _drop_none(d: dict[str, Any]) -> dict[str, Any]:
+    """TOML has no null: leave out keys whose value is ``None`` (recursively)."""
+    return {k: _drop_none(v) if isinstance(v, dict) else v for k, v in d.items() if v is not None}
 
 
 def save_adapted_model(
@@ -131,6 +96,6 @@ def save_adapted_model(
         "training": {"base_model": base.name, **(training or {})},
     }
     tmp_card = card_path.with_name(card_path.name + ".part")
-    tmp_card.write_text(_toml(data), encoding="utf-8")
+    tmp_card.write_text(tomli_w.dumps(_drop_none(data)), encoding="utf-8")
     os.replace(tmp_card, card_path)
     return card_path, weights_path
