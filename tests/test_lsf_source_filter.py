@@ -184,3 +184,25 @@ def test_soft_masks_sum_to_the_mixture():
     est = soft_mask_separation(mix, srcs)
     assert est.shape == (1, 3, 8000)
     torch.testing.assert_close(est.sum(1), mix, atol=1e-4, rtol=1e-4)
+
+
+def test_impulse_response_gradient_is_exact():
+    from separate.nets.source_filter import allpole_impulse_response
+
+    a = (torch.randn(3, 6, dtype=torch.float64) * 0.2).requires_grad_()
+    assert torch.autograd.gradcheck(lambda x: allpole_impulse_response(x, 64), (a,))
+
+
+def test_normalized_filter_tames_clustered_poles():
+    # 20 LSFs bunched in the low band: a stable filter with a transient gain of ~3e4
+    lsf = torch.linspace(0.05, 1.5, 20, dtype=torch.float64)
+    a = lsf_to_lpc(lsf)[None]
+    roots = np.roots(np.concatenate([[1.0], a[0].numpy()]))
+    assert np.abs(roots).max() < 1.0
+    impulse = torch.zeros(1, 512, dtype=torch.float64)
+    impulse[0, 0] = 1.0
+    raw = allpole_frames(impulse, a)
+    assert raw.abs().max() > 1e4  # the paper's monic filter: large transient gain
+    unit = allpole_frames(impulse, a, normalize=True)
+    torch.testing.assert_close((unit**2).sum(), torch.tensor(1.0, dtype=torch.float64))
+    torch.testing.assert_close(unit / unit.norm(), raw / raw.norm())  # same shape, unit energy

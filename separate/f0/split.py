@@ -102,9 +102,10 @@ def fit_model(
         est = model(mixes[idx], f0[idx], harm[idx])
         loss = multiscale_spectral_loss(est.sum(dim=1), mixes[idx])
         opt.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
-        opt.step()
+        if torch.isfinite(loss):  # a non-finite batch is skipped, never applied
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+            opt.step()
         losses.append(float(loss.detach()))
         if progress:
             progress("fit", step + 1, steps)

@@ -153,9 +153,10 @@ def train(
         est = model(mix, f0)
         loss = multiscale_spectral_loss(est.sum(dim=1), mix)
         opt.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
-        opt.step()
+        if torch.isfinite(loss):  # a non-finite batch is skipped, never applied
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+            opt.step()
         losses.append(float(loss.detach()))
         if progress:
             progress(step + 1, steps, losses[-1])
@@ -176,8 +177,9 @@ def train(
         "voices": voices,
         "items": len(items),
         "data": str(data),
-        "loss_first": float(np.mean(losses[:k])) if losses else None,
-        "loss_last": float(np.mean(losses[-k:])) if losses else None,
+        "loss_first": float(np.nanmean(losses[:k])) if losses else None,
+        "loss_last": float(np.nanmean(losses[-k:])) if losses else None,
+        "skipped_steps": int(np.isnan(losses).sum()),
         "seconds": round(time.time() - t0, 1),
         "weights": str(weights),
     }

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
@@ -134,26 +135,49 @@ def _conv_trunc(x: Tensor, y: Tensor, n: int) -> Tensor:
     return torch.fft.irfft(torch.fft.rfft(x, n=size) * torch.fft.rfft(y, n=size), n=size)[..., :n]
 
 
+class _AllPoleImpulse(torch.autograd.Function):
+    """Truncated impulse response of ``1/A(z)``: recursion forward, exact gradient backward."""
+
+    @staticmethod
+    def forward(ctx, a: Tensor, length: int) -> Tensor:  # type: ignore[override]
+        from scipy.signal import lfilter
+
+        flat = a.detach().cpu().to(torch.float64).reshape(-1, a.shape[-1]).numpy()
+        impulse = np.zeros(length)
+        impulse[0] = 1.0
+        h = np.stack([lfilter([1.0], np.concatenate([[1.0], row]), impulse) for row in flat])
+        out = torch.from_numpy(h).to(a.dtype).to(a.device).reshape(*a.shape[:-1], length)
+        ctx.save_for_backward(out)
+        ctx.order = a.shape[-1]
+        return out
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):  # type: ignore[override]
+        (h,) = ctx.saved_tensors
+        length, order = h.shape[-1], ctx.order
+        # dh[n]/da_k = -(h * h)[n - k]  (d/da_k of 1/A is -z^-k / A^2)
+        hh = _conv_trunc(h, h, length)
+        size = 1 << (2 * length - 1).bit_length()
+        corr = torch.fft.irfft(
+            torch.fft.rfft(grad, n=size) * torch.conj(torch.fft.rfft(hh, n=size)), n=size
+        )  # corr[k] = sum_n grad[n] hh[n - k]
+        return -corr[..., 1 : order + 1], None
+
+
 def allpole_impulse_response(a: Tensor, length: int) -> Tensor:
     """First ``length`` samples of the impulse response of ``1/A(z)``, ``A = 1 + sum a_k z^-k``.
 
-    The power series ``1/A(z) mod z^-length`` by Newton's iteration ``h <- h (2 - A h)``, which
-    doubles the number of exact terms per step (log2(length) FFT products, all frames in
-    parallel). ``a: [..., K]`` -> ``[..., length]`` in ``a``'s dtype.
+    Forward: the recursion of Eq. 3 (``scipy.signal.lfilter``, float64, one call per frame);
+    backward: the exact gradient ``dh[n]/da_k = -(h * h)[n - k]`` by FFT. (Fast power-series
+    inversion by FFT was tried and is numerically unusable here: with coefficients of 1e3-1e4,
+    normal for order 20, its rounding errors grow to 1e150.)
+
+    ``a: [..., K]`` -> ``[..., length]`` in ``a``'s dtype.
     """
-    a_full = torch.cat([torch.ones_like(a[..., :1]), a], dim=-1)
-    h = torch.ones_like(a[..., :1])
-    m = 1
-    while m < length:
-        m = min(2 * m, length)
-        ah = _conv_trunc(a_full[..., :m], h, m)
-        two_minus = -ah
-        two_minus = torch.cat([two_minus[..., :1] + 2, two_minus[..., 1:]], dim=-1)
-        h = _conv_trunc(h, two_minus, m)
-    return h
+    return _AllPoleImpulse.apply(a, length)
 
 
-def allpole_frames(frames: Tensor, a: Tensor) -> Tensor:
+def allpole_frames(frames: Tensor, a: Tensor, normalize: bool = False) -> Tensor:
     """Filter every frame through its own ``1/A(z)`` with zero initial state, all in parallel.
 
     Exactly the difference equation (Eq. 3) ``y(t) = e(t) - sum_k a_k y(t-k)`` run over each
@@ -164,16 +188,23 @@ def allpole_frames(frames: Tensor, a: Tensor) -> Tensor:
     Args:
         frames: ``[..., N, T']`` excitation frames.
         a: ``[..., N, K]`` coefficients ``a_1..a_K``.
+        normalize: scale each frame's impulse response to unit energy (see
+            :class:`SourceFilterModel`); ``False`` is Eq. 3 exactly.
 
     Returns:
         ``[..., N, T']`` filtered frames in ``frames``' dtype.
     """
     tlen = frames.shape[-1]
-    h = allpole_impulse_response(a, tlen).to(frames.dtype)
-    return _conv_trunc(frames, h, tlen)
+    h = allpole_impulse_response(a, tlen)
+    if normalize:
+        h = h / torch.sqrt((h**2).sum(dim=-1, keepdim=True) + 1e-30)
+        h = torch.nan_to_num(h, nan=0.0, posinf=0.0, neginf=0.0)
+    return _conv_trunc(frames, h.to(frames.dtype), tlen)
 
 
-def allpole_overlap_add(e: Tensor, a: Tensor, frame_length: int, hop: int) -> Tensor:
+def allpole_overlap_add(
+    e: Tensor, a: Tensor, frame_length: int, hop: int, normalize: bool = False
+) -> Tensor:
     """Time-varying all-pole filter of Sec. III-D.
 
     The excitation is cut into frames (centred at ``n * hop``), frame ``n`` is filtered by
@@ -183,12 +214,13 @@ def allpole_overlap_add(e: Tensor, a: Tensor, frame_length: int, hop: int) -> Te
     Args:
         e: ``[B, T]`` excitation.
         a: ``[B, N, K]`` coefficients per frame.
+        normalize: unit-energy impulse responses (:func:`allpole_frames`).
 
     Returns:
         ``[B, T]``.
     """
     frames = frame_signal(e, frame_length, hop, a.shape[1])
-    y = allpole_frames(frames, a)
+    y = allpole_frames(frames, a, normalize)
     win = torch.hann_window(frame_length, periodic=True, dtype=y.dtype, device=y.device)
     return overlap_add(y * win, hop, e.shape[-1])
 
@@ -294,6 +326,11 @@ def filtered_noise(
 # Loss (Eqs. 13-14)
 
 
+def _safe_abs(z: Tensor, eps: float = 1e-12) -> Tensor:
+    """``|z|`` with a finite gradient at 0 (``Tensor.abs`` of a complex zero has a NaN one)."""
+    return torch.sqrt(z.real**2 + z.imag**2 + eps)
+
+
 def multiscale_spectral_loss(
     x: Tensor, y: Tensor, fft_sizes: tuple[int, ...] = (2048, 1024, 512, 256, 128, 64)
 ) -> Tensor:
@@ -307,8 +344,8 @@ def multiscale_spectral_loss(
     total = x.new_zeros(())
     for n_fft in fft_sizes:
         win = torch.hann_window(n_fft, dtype=x.dtype, device=x.device)
-        mx = torch.stft(x, n_fft, n_fft // 4, window=win, return_complex=True).abs()
-        my = torch.stft(y, n_fft, n_fft // 4, window=win, return_complex=True).abs()
+        mx = _safe_abs(torch.stft(x, n_fft, n_fft // 4, window=win, return_complex=True))
+        my = _safe_abs(torch.stft(y, n_fft, n_fft // 4, window=win, return_complex=True))
         total = total + (mx - my).abs().mean()
         total = total + (torch.log(mx + 1e-7) - torch.log(my + 1e-7)).abs().mean()
     return total
@@ -365,6 +402,11 @@ class SourceFilterModel(nn.Module):
         n_harmonics: I, the most harmonics synthesised (above Nyquist they are dropped).
         noise_bands: L, magnitude samples of the noise filter ``d``.
         alpha_max, gain_max: ``y_max`` of Eq. 7 for the harmonic amplitude and the noise gain.
+
+    One deviation from the paper: each frame's all-pole filter is scaled to unit energy of its
+    (frame-length) impulse response, so that the filter shapes the spectrum and ``alpha``, ``g``
+    set the level. With ``A(z)`` monic, LSFs that bunch together (poles clustered near the unit
+    circle) give transient gains of 1e50 and more, which made fitting diverge after one step.
 
     ``forward(mix [B, T], f0 [B, J, N]) -> sources [B, J, T]`` where ``N = T // hop + 1`` frames
     (frame ``n`` at sample ``n * hop``) and F0 is in Hz (0 = silent). Use
@@ -466,7 +508,8 @@ class SourceFilterModel(nn.Module):
         alpha_t = upsample_frames(params["alpha"], self.hop, length)
         noise = torch.rand_like(harm) * 2 - 1
         exc = alpha_t * harm + filtered_noise(noise, params["noise_mag"], params["gain"], self.hop)
-        return allpole_overlap_add(exc, params["lpc"], self.n_fft, self.hop)  # lpc: float64
+        # lpc in float64 (Algorithm 1); unit-energy filters (see the class docstring)
+        return allpole_overlap_add(exc, params["lpc"], self.n_fft, self.hop, normalize=True)
 
     def forward(self, mix: Tensor, f0: Tensor, harm: Tensor | None = None) -> Tensor:
         """``mix [B, T]``, ``f0 [B, J, N]`` Hz -> synthesised sources ``[B, J, T]``.
