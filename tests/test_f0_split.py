@@ -103,3 +103,25 @@ def test_unknown_method_is_rejected():
     with pytest.raises(ValueError):
         split_voices(np.zeros(1000, np.float32), 16000, F0Track(np.zeros(1), np.zeros((1, 1))),
                      method="magic")
+
+
+def test_cli_split_estimates_f0_when_asked(tmp_path):
+    from typer.testing import CliRunner
+
+    from separate.cli import app
+
+    sr = 16000
+    s1, s2, _ = _duet(sr, 1.0)
+    wav = tmp_path / "duet.wav"
+    sf.write(wav, s1 + s2, sr)
+    res = CliRunner().invoke(
+        app, ["f0", "split", str(wav), "-n", "2", "--method", "nmf", "-o", str(tmp_path / "o")]
+    )
+    assert res.exit_code == 0, res.output
+    from separate.f0.track import read_f0_csv
+
+    est = read_f0_csv(tmp_path / "o" / "f0.csv")
+    mid = (est.times > 0.2) & (est.times < 0.8)
+    assert np.median(est.f0[0][mid]) == pytest.approx(392.0, rel=0.03)
+    v1, _ = sf.read(tmp_path / "o" / "voice1.wav")
+    assert _si_sdr(v1, s1) > 10

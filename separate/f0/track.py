@@ -6,8 +6,10 @@ format of the ``f0.csv`` files (:func:`write_f0_csv` / :func:`read_f0_csv`): a h
 
 For ``voices > 1`` (a mixture of monophonic voices) pYIN, a monophonic tracker, is run
 iteratively: track the predominant F0, cancel its harmonics in the STFT (bins within a quarter
-tone of every multiple), resynthesise the residual, track again. The per-frame values found are
-then assigned to voices with the heuristic of Sec. IV-B (:func:`separate.f0.assign.assign_voices`).
+tone of every multiple), resynthesise the residual, track again; after every pass, F0 values
+that are sub-harmonics (F0/2, F0/3) of a voice are corrected (:func:`fix_subharmonics`). The
+per-frame values found are then assigned to voices with the heuristic of Sec. IV-B
+(:func:`separate.f0.assign.assign_voices`).
 This is a simple stand-in for a multi-F0 estimator; the salience U-Net of Jansson Ch. 5 is not
 implemented yet.
 """
@@ -118,31 +120,41 @@ def cancel_harmonics(
     return librosa.istft(spec, hop_length=hop, n_fft=n_fft, length=len(audio)).astype(np.float32)
 
 
-def fix_octave_down(
+def fix_subharmonics(
     audio: np.ndarray, sample_rate: int, f0: np.ndarray, ratio: float = 0.1
 ) -> np.ndarray:
-    """Undo pYIN's sub-octave errors in mixtures: double F0 where its odd harmonics are missing.
+    """Undo pYIN's sub-harmonic errors in mixtures: multiply F0 by ``d`` in {2, 3} where only
+    every ``d``-th of its harmonics carries energy.
 
-    In a chord, pYIN often reports half of a voice's F0 (its even harmonics match). Per frame, the
-    STFT energy at the odd multiples (1, 3) of F0 is compared with that at the even ones (2, 4);
-    when the odd ones carry less than ``ratio`` of the even ones' energy, F0 is
-    doubled. Returns ``f0`` corrected (a copy, Hz per pYIN frame).
+    In a chord, pYIN often reports F0/2 or F0/3 of a voice (a period that fits the voice and,
+    loosely, the others). Per frame, the STFT energy (4x longer FFT than pYIN's frame, so that
+    neighbouring voices' partials stay apart) at the multiples ``k f0``, ``k = 1..2d``, that are
+    not divisible by ``d`` is compared with that at the multiples of ``d``; when the former carry
+    less than ``ratio`` of the latter, F0 becomes ``d f0``. Repeated while it fires (at most
+    twice). Returns the corrected copy (Hz per pYIN frame).
     """
     import librosa
 
     frame, hop = _frame_params(sample_rate)
-    n_fft = 4 * frame  # fine resolution: neighbouring voices' partials must not leak in
+    n_fft = 4 * frame
     audio = np.asarray(audio, np.float32)
     mag = np.abs(librosa.stft(audio, n_fft=n_fft, hop_length=hop)) ** 2
     out = np.array(f0, dtype=np.float64, copy=True)
     for t in range(min(mag.shape[1], len(out))):
-        f = out[t]
-        if f <= 0 or 4 * f >= sample_rate / 2:
-            continue
-        bins = np.rint(f * np.arange(1, 5) * n_fft / sample_rate).astype(int)
-        e = mag[bins, t]
-        if e[0::2].sum() < ratio * e[1::2].sum():
-            out[t] = 2 * f
+        for _ in range(2):
+            f = out[t]
+            fired = False
+            for d in (2, 3):
+                k = np.arange(1, 2 * d + 1)
+                if f <= 0 or k[-1] * f >= sample_rate / 2:
+                    continue
+                e = mag[np.rint(f * k * n_fft / sample_rate).astype(int), t]
+                if e[k % d != 0].sum() < ratio * e[k % d == 0].sum():
+                    out[t] = d * f
+                    fired = True
+                    break
+            if not fired:
+                break
     return out
 
 
@@ -170,12 +182,12 @@ def track_f0(
     first = pyin_track(audio, sample_rate, fmin, fmax)
     if voices == 1:
         return first
-    found = [fix_octave_down(audio, sample_rate, first.f0[0])]
+    found = [fix_subharmonics(audio, sample_rate, first.f0[0])]
     residual = audio
     for _ in range(voices - 1):
         residual = cancel_harmonics(residual, sample_rate, found[-1])
         f = pyin_track(residual, sample_rate, fmin, fmax).f0[0]
-        found.append(fix_octave_down(residual, sample_rate, f))
+        found.append(fix_subharmonics(residual, sample_rate, f))
     n = min(len(f) for f in found)
     stacked = np.stack([f[:n] for f in found])  # [voices, frames], unlabelled
     candidates = [_dedupe(stacked[:, t]) for t in range(n)]
