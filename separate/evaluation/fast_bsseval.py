@@ -133,13 +133,11 @@ class BlockToeplitz:
         )
 
     def dense(self) -> np.ndarray:
-        """The full ``[batch, n m, n m]`` matrix (for tests)."""
+        """The full ``[batch, n m, n m]`` matrix (tests, and the fallback for singular systems)."""
         nb, n, m = self.batch, self.n, self.m
-        out = np.empty((nb, n, m, n, m))
-        for a in range(n):
-            for b in range(n):
-                k = a - b
-                out[:, a, :, b, :] = self.R[:, k] if k >= 0 else self.R[:, -k].transpose(0, 2, 1)
+        two_sided = np.concatenate([self.R[:, :0:-1].transpose(0, 1, 3, 2), self.R], axis=1)
+        k = np.arange(n)[:, None] - np.arange(n)[None, :] + n - 1  # a - b, shifted
+        out = two_sided[:, k].transpose(0, 1, 3, 2, 4)  # [nb, a, p, b, q]
         return out.reshape(nb, n * m, n * m)
 
     def matvec(self, x: np.ndarray) -> np.ndarray:
@@ -217,12 +215,74 @@ class BlockToeplitz:
         """
         x = self.apply_inverse(y)
         norm_t = np.abs(self.R).sum(axis=(1, 3)).max() * 2  # bound on ||T||_inf
-        for _ in range(max_refine):
+        for step in range(max_refine + 1):
             resid = y - self.matvec(x)
-            if np.max(np.abs(resid)) <= rtol * norm_t * max(np.max(np.abs(x)), 1e-300):
+            rel = np.max(np.abs(resid)) / (norm_t * max(np.max(np.abs(x)), 1e-300))
+            if rel <= rtol or step == max_refine:
                 break
             x = x + self.apply_inverse(resid)
+        if not np.isfinite(rel) or rel > 1e-12:
+            raise np.linalg.LinAlgError(f"block Levinson did not converge (residual {rel:.1e})")
         return x
+
+
+def _solve(R: np.ndarray, D: np.ndarray) -> np.ndarray:
+    """Solve the block-Toeplitz systems ``T(R) x = D`` (``[batch, n, m, r]``).
+
+    Block Levinson first; if the system is (numerically) singular, e.g. a reference channel that
+    is all zeros, the dense system is solved as museval does: ``solve(G + eps I)``, falling back
+    to least squares.
+    """
+    T = BlockToeplitz(R)
+    try:
+        return T.solve(D)
+    except np.linalg.LinAlgError:
+        G = T.dense()
+        nb, n, m, r = D.shape
+        out = np.empty((nb, n * m, r))
+        for b in range(nb):
+            rhs = D[b].reshape(n * m, r)
+            try:
+                out[b] = np.linalg.solve(G[b], rhs)  # eps * I is already in R(0)
+            except np.linalg.LinAlgError:
+                out[b] = np.linalg.lstsq(G[b], rhs, rcond=None)[0]
+        return out.reshape(D.shape)
+
+
+def _basis_channels(refs: np.ndarray, rtol: float = 1e-12) -> np.ndarray:
+    """Reference channels to build the projection subspace from.
+
+    A channel that is all zeros, or exactly a multiple of an earlier channel of the same source
+    (dual-mono stems, mir_eval's test images), adds nothing to the span of delayed references
+    but makes ``G`` singular. Leaving it out gives the same (minimum-norm) projection that a
+    least-squares solve would, without the singular system.
+
+    Args:
+        refs: ``[nsrc, nchan, time]``.
+
+    Returns:
+        ``[nsrc * nchan]`` bool, True for channels kept.
+    """
+    nsrc, nchan, _ = refs.shape
+    keep = np.ones((nsrc, nchan), dtype=bool)
+    for j in range(nsrc):
+        for c in range(nchan):
+            x = refs[j, c]
+            peak = np.max(np.abs(x))
+            if peak == 0:
+                keep[j, c] = False
+                continue
+            for c0 in range(c):
+                if not keep[j, c0]:
+                    continue
+                y = refs[j, c0]
+                a = np.dot(x, y) / np.dot(y, y)
+                if np.max(np.abs(x - a * y)) <= rtol * peak:
+                    keep[j, c] = False
+                    break
+    if not keep.any(axis=1).all():
+        raise ValueError("a reference source is all zeros; BSS-Eval is undefined for it")
+    return keep.reshape(-1)
 
 
 def _filters(
@@ -243,29 +303,39 @@ def _filters(
     nsrc, nchan, _ = refs.shape
     m = nsrc * nchan
     L = filters_len
-    r = cross_correlations(
-        refs.reshape(m, -1), np.concatenate([refs, ests]).reshape(2 * m, -1), L - 1
-    )
+    keep = _basis_channels(refs)  # [m] bool: reference channels spanning the same subspace
+    flat = refs.reshape(m, -1)
+    r = cross_correlations(flat[keep], np.concatenate([flat[keep], ests.reshape(m, -1)]), L - 1)
+    k = int(keep.sum())
     # R(k)[p, q] = sum_u ref_p[u] ref_q[u + k] = <ref_p delayed by a, ref_q delayed by b>, k = a-b
-    R = np.ascontiguousarray(r[:, :m, L - 1 :].transpose(2, 0, 1))  # [L, m, m]
-    R[0] += EPS * np.eye(m)
+    R = np.ascontiguousarray(r[:, :k, L - 1 :].transpose(2, 0, 1))  # [L, k, k]
+    R[0] += EPS * np.eye(k)
     # D[a][p, (jest, c)] = <ref_p delayed by a, est_{jest, c}>
-    D = np.ascontiguousarray(r[:, m:, L - 1 :].transpose(2, 0, 1))  # [L, m, m_est]
-    C = BlockToeplitz(R[None]).solve(D[None])[0]  # [L, (i, ci), (jest, c)]
-    C = C.reshape(L, nsrc, nchan, nsrc, nchan).transpose(3, 1, 2, 0, 4)
-    # P_j filters come from the diagonal blocks of G alone: a batch of nsrc small systems.
-    blk = [slice(j * nchan, (j + 1) * nchan) for j in range(nsrc)]
-    Rj = np.stack([R[:, b, b] for b in blk])  # [nsrc, L, nchan, nchan]
-    Dj = np.stack([D[:, b] for b in blk])  # [nsrc, L, ci, (jest, c)]
-    if not pairs:
-        Dj = np.stack([Dj[j, :, :, b] for j, b in enumerate(blk)])  # [nsrc, L, ci, c]
-    sol = BlockToeplitz(Rj).solve(Dj)
+    D = np.ascontiguousarray(r[:, k:, L - 1 :].transpose(2, 0, 1))  # [L, k, m]
+    C_full = np.zeros((L, m, m))
+    C_full[:, keep] = _solve(R[None], D[None])[0]  # [L, (i, ci), (jest, c)]
+    C = C_full.reshape(L, nsrc, nchan, nsrc, nchan).transpose(3, 1, 2, 0, 4)
+    # P_j filters come from the diagonal blocks of G alone: a batch of nsrc small systems
+    # (one by one when dropped channels make them of different sizes).
+    pos = np.cumsum(keep) - 1  # index of each kept channel among the kept ones
+    blk = [pos[j * nchan : (j + 1) * nchan][keep[j * nchan : (j + 1) * nchan]] for j in range(nsrc)]
+    cols = [slice(j * nchan, (j + 1) * nchan) for j in range(nsrc)]
+    groups = [list(range(nsrc))] if len({len(b) for b in blk}) == 1 else [[j] for j in range(nsrc)]
     Cj = np.zeros((nsrc, nsrc, nchan, L, nchan))
-    if pairs:
-        Cj[:] = sol.reshape(nsrc, L, nchan, nsrc, nchan).transpose(0, 3, 2, 1, 4)
-    else:
-        for j in range(nsrc):
-            Cj[j, j] = sol[j].transpose(1, 0, 2)
+    for group in groups:
+        Rj = np.stack([R[:, blk[j]][:, :, blk[j]] for j in group])  # [g, L, kj, kj]
+        if pairs:
+            Dj = np.stack([D[:, blk[j]] for j in group])  # [g, L, kj, (jest, c)]
+        else:
+            Dj = np.stack([D[:, blk[j]][:, :, cols[j]] for j in group])  # [g, L, kj, c]
+        sol = _solve(Rj, Dj)
+        for gi, j in enumerate(group):
+            kept = np.flatnonzero(keep[j * nchan : (j + 1) * nchan])
+            if pairs:
+                full = sol[gi].reshape(L, len(kept), nsrc, nchan).transpose(2, 1, 0, 3)
+                Cj[j][:, kept] = full  # [jest, ci, tap, c]
+            else:
+                Cj[j, j][kept] = sol[gi].transpose(1, 0, 2)
     return C, Cj
 
 
