@@ -209,3 +209,18 @@ def test_singer_sounds_at_its_f0():
         assert abs(peak - expected) / expected < 0.02
         # the fundamental is a real partial: well above the spectrum between partials
         assert spec[band].max() > 10 * np.median(spec[(freqs > 50) & (freqs < 4000)])
+
+
+def test_track_does_not_depend_on_what_the_process_rendered_before(tmp_path):
+    """FluidSynth keeps state between parts; the renderer must wipe it (see render.py)."""
+    from separate.synth.corpus import render_track
+
+    specs = plan_tracks(0, 11, tracks=4, track_seconds=5)
+    for d in ("a", "b", "history"):
+        for split in ("train", "valid", "test"):
+            (tmp_path / d / split).mkdir(parents=True)
+    render_track(specs[3], tmp_path / "a")
+    for s in specs[:3]:
+        render_track(s, tmp_path / "history")
+    render_track(specs[3], tmp_path / "b")
+    assert _hashes(tmp_path / "a") == _hashes(tmp_path / "b")

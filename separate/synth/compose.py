@@ -366,8 +366,11 @@ def _melody(rng, grid: _Grid, song: Song, chords, on, scale_pcs, lo: int, hi: in
                     cands = [scale[idx]]
                 if not cands:
                     cands = [prev]
+                # arch contour: rise in the first half of a bar pair, fall in the second
+                rising = (b % 2 == 0) == (onset < 8)
                 pitch = min(cands, key=lambda p: abs(p - prev) + 0.3 * abs(p - centre - shift)
-                            + rng.random() * 2)
+                            + rng.random() * 3 + (2.5 if p == prev else 0.0)
+                            + (1.0 if (p < prev) == rising and p != prev else 0.0))
                 pitch = int(np.clip(pitch, lo, hi))
                 t0 = grid.t(bar, onset, 0.01)
                 t1 = grid.t(bar, onset + length * 0.92, 0.0)
@@ -516,7 +519,7 @@ def compose_band_song(
                            voice=voice))
     # Other: 1-4 parts with distinct roles
     n_other = int(rng.choice([1, 2, 2, 3, 3, 4]))
-    roles = list(rng.choice(list(OTHER_ROLES), size=n_other, replace=False))
+    roles = [str(r) for r in rng.choice(list(OTHER_ROLES), size=n_other, replace=False)]
     for role in roles:
         pool_p = list(OTHER_ROLES[role])
         if test_split:

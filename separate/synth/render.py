@@ -110,19 +110,25 @@ class FluidRenderer:
 
     def _canonical_state(self) -> None:
         # FluidSynth's voice slots keep stale data from the notes they last played, which
-        # changes the next notes slightly (measured: a part rendered after different parts
-        # differs by up to 1e-3). Before every part, play one canonical note in every voice
-        # slot, so every part starts from the same state whatever was rendered before.
+        # changes later notes slightly (measured: the same part rendered after different parts
+        # differed by up to 1e-2). Each slot holds two render voices that are swapped when a
+        # sounding voice is killed (drum hi-hat chokes do that), so before every part: twice
+        # fill every slot with one canonical note and kill them all. Every part then starts
+        # from the same state whatever was rendered before (checked by rendering a track after
+        # different histories; a `system_reset` here breaks that again).
         ch = 15
         sfid = self._font_id(self._prime_font)
-        self.synth.program_select(ch, sfid, 0, 0)
-        for key in range(self.polyphony):
-            self.synth.noteon(ch, 24 + key % 72, 64)
         scratch = np.zeros((2, 128 + (-(self._written + 128)) % 64), dtype=np.float32)
-        self._render_into(scratch, 0, scratch.shape[1])
-        self.synth.all_sounds_off(ch)
-        self._render_into(scratch, 0, scratch.shape[1])
-        self.synth.all_notes_off(ch)
+        for _ in range(2):
+            self.synth.program_select(ch, sfid, 0, 0)
+            for key in range(self.polyphony):
+                self.synth.noteon(ch, 24 + key % 72, 64)
+            self._render_into(scratch, 0, scratch.shape[1])
+            self.synth.all_sounds_off(ch)
+            self._render_into(scratch, 0, 128)
+            self.synth.all_notes_off(ch)
+        rest = np.zeros((2, 128 + (-(self._written + 128)) % 64), dtype=np.float32)
+        self._render_into(rest, 0, rest.shape[1])
 
     def render(
         self,
