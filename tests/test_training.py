@@ -113,3 +113,19 @@ def test_ddp_two_cpu_processes_keep_identical_weights(tmp_path):
         if not torch.equal(a[k], init.state_dict()[k]):
             moved = True
     assert moved, "the weights did not change: no training happened"
+
+
+def test_grouped_sources_sum_the_network_outputs():
+    torch.manual_seed(0)
+    four = build("unet", sources=SOURCES, sample_rate=8000, audio_channels=2, **SMALL).eval()
+    two = build("unet", sources=["vocals", "accompaniment"], sample_rate=8000, audio_channels=2,
+                net_sources=SOURCES, groups=[["vocals"], ["drums", "bass", "other"]],
+                **SMALL).eval()
+    two.load_state_dict(four.state_dict())
+    x = torch.randn(1, 2, 3000)
+    with torch.inference_mode():
+        y4, y2 = four(x), two(x)
+    torch.testing.assert_close(y2[:, 0], y4[:, 0])
+    torch.testing.assert_close(y2[:, 1], y4[:, 1:].sum(1), atol=1e-5, rtol=1e-4)
+    with pytest.raises(ValueError, match="unknown"):
+        build("unet", sources=["a"], net_sources=SOURCES, groups=[["piano"]], **SMALL)

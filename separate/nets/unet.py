@@ -44,6 +44,11 @@ class ComplexUNet(nn.Module):
         bins: frequency bins through the network, a multiple of 64 (default 512).
         channels: encoder widths, six values (default 16, 32, 64, 128, 256, 256).
         dropout_layers: decoder layers with 50 % dropout (default 3).
+        net_sources: the sources the network itself estimates, when ``sources`` are groups of
+            them (default: ``sources``).
+        groups: for each name of ``sources``, the ``net_sources`` whose masks it sums; e.g. a
+            2-stem card over 4-stem weights: ``sources = [vocals, accompaniment]``,
+            ``groups = [[vocals], [drums, bass, other]]``.
 
     Shapes:
         ``forward(mix [B, C, T]) -> [B, S, C, T]`` for any ``T``; frames are padded internally
@@ -60,9 +65,22 @@ class ComplexUNet(nn.Module):
         bins: int = 512,
         channels: list[int] | None = None,
         dropout_layers: int = 3,
+        net_sources: list[str] | None = None,
+        groups: list[list[str]] | None = None,
     ):
         super().__init__()
         self.sources = list(sources or ["vocals", "drums", "bass", "other"])
+        self.net_sources = list(net_sources or self.sources)
+        self.groups: list[list[int]] | None = None
+        if groups is not None:
+            if len(groups) != len(self.sources):
+                raise ValueError("groups: one list of net_sources per source")
+            unknown = [g for grp in groups for g in grp if g not in self.net_sources]
+            if unknown:
+                raise ValueError(f"groups name unknown net_sources: {', '.join(unknown)}")
+            self.groups = [[self.net_sources.index(g) for g in grp] for grp in groups]
+        elif self.net_sources != self.sources:
+            raise ValueError("net_sources differ from sources: give groups")
         self.sample_rate = sample_rate
         self.audio_channels = audio_channels
         self.n_fft = n_fft
@@ -73,7 +91,7 @@ class ComplexUNet(nn.Module):
             raise ValueError("channels must list six encoder widths")
         if bins % 64 or bins > n_fft // 2:
             raise ValueError("bins must be a multiple of 64 and at most n_fft / 2")
-        c, s = audio_channels, len(self.sources)
+        c, s = audio_channels, len(self.net_sources)
         self.window: torch.Tensor
         self.register_buffer("window", torch.hann_window(n_fft), persistent=False)
         self.input_norm = nn.BatchNorm2d(c)
@@ -116,7 +134,7 @@ class ComplexUNet(nn.Module):
         """Complex masks ``[B, S, C, freq, frames]`` for a mixture STFT ``[B, C, freq, frames]``
         (Eqs. 6.4, 6.7, 6.8)."""
         b, c, f, n = spec.shape
-        s = len(self.sources)
+        s = len(self.net_sources)
         mag = spec[:, :, : self.bins].abs()
         pad = (-n) % 64
         x = self.input_norm(torch.log1p(mag))
@@ -139,6 +157,8 @@ class ComplexUNet(nn.Module):
         if f > self.bins:  # mask extension for the bins above the network's band
             top = mask[..., -32:, :].mean(dim=-2, keepdim=True)
             mask = torch.cat([mask, top.expand(*top.shape[:-2], f - self.bins, n)], dim=-2)
+        if self.groups is not None:  # sources that are sums of the network's sources
+            mask = torch.stack([mask[:, idx].sum(1) for idx in self.groups], dim=1)
         return mask
 
     @property
