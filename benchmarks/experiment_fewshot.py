@@ -27,7 +27,11 @@ Real data (development figures, ``../shared/data``):
   isolated track, separation evaluated on the second half of the mixture; compared with the
   mixture as estimate.
 * ``bach10-ass``: every source of every mixture as target, examples (up to 3 s) from the first
-  half of its isolated track, evaluation on the second half.
+  half of its isolated track, evaluation on the second half. The tracks are 4.7 s long, so an
+  example is the whole 2.3 s first half and n-shot repeats the same example.
+
+Both real sets also get a control row: 5 examples of the *rest* of the mixture (mixture − target)
+in place of the target's; a model that uses its conditioning scores lower there.
 
 Usage::
 
@@ -340,6 +344,16 @@ def real(args, model, name: str) -> dict:
                 rows[key][d].append(v)
                 vals.append(v)
             per_item[item][key] = float(np.nanmean(vals))
+        # control: examples of the rest of the mixture (mixture − target) instead of the target
+        key = "control: 5 examples of the rest"
+        rows.setdefault(key, [[] for _ in range(args.draws)])
+        vals = []
+        for d in range(args.draws):
+            pos = chunks(rng, mix - tgt, 5, seg=seg, lo=0, hi=half)
+            v = run_fewshot(model, m2, t2, pos) if pos else float("nan")
+            rows[key][d].append(v)
+            vals.append(v)
+        per_item[item]["control"] = float(np.nanmean(vals))
     return {"rows": rows, "items": per_item}
 
 
