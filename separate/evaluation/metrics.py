@@ -103,7 +103,8 @@ def si_sdr(
 
     Returns:
         ``[nsrc, nwin]`` dB; NaN where the reference window is all zeros, ``+inf`` where the
-        estimate is exactly a scaled reference.
+        estimate is exactly a scaled reference, ``-inf`` where the estimate is all zeros (0/0
+        in Eq. 5; the worst score, so that a silent output is not left out of medians).
     """
     ref = np.asarray(references, dtype=np.float64)
     est = np.asarray(estimates, dtype=np.float64)
@@ -124,5 +125,6 @@ def si_sdr(
             noise = np.einsum("ij,ij->i", target - e, target - e)
             val = 10 * np.log10(np.einsum("ij,ij->i", target, target) / noise)
         val = np.where(noise == 0, np.inf, val)
+        val = np.where(np.einsum("ij,ij->i", e, e) == 0, -np.inf, val)  # silent estimate
         out[:, t] = np.where(energy == 0, np.nan, val)
     return out
