@@ -302,14 +302,17 @@ def test_pull_and_split_htdemucs_match_apply_model(fake_hub, tmp_path, monkeypat
     t = np.arange(n) / 44100
     mix = (0.1 * rng.standard_normal((2, n)) + 0.3 * np.sin(2 * np.pi * 220 * t)).astype(
         np.float32)
-    sf.write(tmp_path / "mix.wav", mix.T, 44100, subtype="FLOAT")
+    sf.write(tmp_path / "song.wav", mix.T, 44100, subtype="FLOAT")
 
     n_requests = len(fake_hub.requests)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # split must use the pulled copy
-    code, _, err = _run_cli(["split", str(tmp_path / "mix.wav"), "-m", "htdemucs", "-o",
-                             str(tmp_path / "out"), "--stems", "drums,bass,other,vocals",
-                             "--no-residual", "--bit-depth", "float", "--device", "cpu"], capsys)
+    code, out, err = _run_cli(["split", str(tmp_path / "song.wav"), "-m", "htdemucs", "-o",
+                               str(tmp_path / "out"), "--stems", "drums,bass,other,vocals",
+                               "--no-residual", "--bit-depth", "float", "--device", "cpu",
+                               "--json"], capsys)
     assert code == 0, err
+    (entry,) = json.loads(out)["files"]
+    outputs = entry["outputs"]
     assert len(fake_hub.requests) == n_requests
     monkeypatch.delenv("HF_HUB_OFFLINE")
 
@@ -328,7 +331,7 @@ def test_pull_and_split_htdemucs_match_apply_model(fake_hub, tmp_path, monkeypat
     assert any("htdemucs.yaml" in p for _, p in fake_hub.requests)
 
     for i, src in enumerate(SOURCES):
-        got, sr = sf.read(tmp_path / "out" / "mix" / f"{src}.wav", dtype="float32")
+        got, sr = sf.read(outputs[src], dtype="float32")
         assert sr == 44100 and got.shape == (n, 2)
         db = energy_db(got.T - ref[i], ref[i])
         print(f"{src}: separate split vs apply_model difference {db:.1f} dB")
