@@ -114,3 +114,13 @@ def test_pieces_split_by_song():
     assert all(pools.values())
     assert not (pools["train"] & pools["valid"]) and not (pools["train"] & pools["test"])
     assert not (pools["valid"] & pools["test"])
+
+
+def test_syllables_from_lyrics():
+    from separate.synth.singer import syllable_sounds
+
+    assert syllable_sounds("Preis") == ("p", "e", "i")
+    assert syllable_sounds("schö-") == ("sh", "o", None)
+    assert syllable_sounds("und") == (None, "u", None)
+    assert syllable_sounds("Mun") == ("m", "u", None)
+    assert syllable_sounds("’") == (None, None, None)

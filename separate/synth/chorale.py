@@ -86,9 +86,10 @@ def piece_pool(kind: str, split: str) -> tuple[tuple[str, str], ...]:
     return tuple(pool)
 
 
-def load_piece(rel_path: str) -> list[list[tuple[float, float, int]]]:
+def load_piece(rel_path: str) -> list[list[tuple[float, float, int, str | None]]]:
     """Parse a corpus piece into monophonic voices: per part, ``(onset ql, duration ql,
-    MIDI pitch)`` with ties merged and chords reduced to their top note."""
+    MIDI pitch, lyric syllable or None)`` with ties merged and chords reduced to their top
+    note."""
     from music21 import corpus
 
     score = corpus.parse(rel_path)
@@ -100,7 +101,8 @@ def load_piece(rel_path: str) -> list[list[tuple[float, float, int]]]:
             if dur <= 0:
                 continue  # grace notes
             pitch = max(p.midi for p in n.pitches) if n.isChord else n.pitch.midi
-            notes.append((float(n.offset), dur, int(pitch)))
+            lyric = n.lyrics[0].text if n.lyrics else None  # first verse
+            notes.append((float(n.offset), dur, int(pitch), lyric or None))
         if notes:
             voices.append(sorted(notes))
     return voices
@@ -133,17 +135,17 @@ def _choose_piece(rng, kind: str, split: str):
     raise RuntimeError(f"could not load a usable music21 piece for {kind}/{split}")
 
 
-def _drone(melody: list[tuple[float, float, int]]) -> list[tuple[float, float, int]]:
+def _drone(melody: list[tuple]) -> list[tuple[float, float, int, None]]:
     """Drone on the tonic (the melody's last note, an octave or two lower), one per bar of 4
     quarters, alternating tonic and fifth."""
     tonic = melody[-1][2] % 12
     low = 43 + (tonic - 43) % 12
-    end = max(o + d for o, d, _ in melody)
+    end = max(n[0] + n[1] for n in melody)
     out = []
     t = 0.0
     k = 0
     while t < end:
-        out.append((t, min(4.0, end - t), low + (7 if k % 4 == 3 else 0)))
+        out.append((t, min(4.0, end - t), low + (7 if k % 4 == 3 else 0), None))
         t += 4.0
         k += 1
     return out
@@ -151,7 +153,7 @@ def _drone(melody: list[tuple[float, float, int]]) -> list[tuple[float, float, i
 
 def _pick_voices(rng, voices, kind: str):
     """Choose the voices to render (choir: four, by register, S A T B order)."""
-    means = [np.mean([p for _, _, p in v]) for v in voices]
+    means = [np.mean([n[2] for n in v]) for v in voices]
     order = list(np.argsort(means)[::-1])  # high to low
     if kind == "choir":
         if len(order) == 4:
@@ -169,19 +171,19 @@ def _pick_voices(rng, voices, kind: str):
 def _window(rng, voices, seconds: float, tempo: float):
     """Cut a window of about ``seconds`` s (in quarter lengths) starting at a note onset."""
     spq = 60.0 / tempo
-    total = max(o + d for v in voices for o, d, _ in v)
+    total = max(n[0] + n[1] for v in voices for n in v)
     span = seconds / spq
-    onsets = sorted({o for o, _, _ in voices[0] if o <= max(0.0, total - span)})
+    onsets = sorted({n[0] for n in voices[0] if n[0] <= max(0.0, total - span)})
     start = float(onsets[int(rng.integers(0, len(onsets)))]) if onsets else 0.0
     stop = start + span
     out = []
     for v in voices:
         cut = []
-        for o, d, p in v:
+        for o, d, p, lyr in v:
             if o >= stop or o + d <= start:
                 continue
             a, b = max(o, start), min(o + d, stop)
-            cut.append((a - start, b - a, p))
+            cut.append((a - start, b - a, p, lyr if o >= start else None))
         out.append(cut)
     return out, min(stop, total) - start
 
@@ -190,13 +192,13 @@ def _fit_range(notes, lo: int, hi: int):
     """Shift a voice by octaves so that its median pitch lies inside [lo, hi]."""
     if not notes:
         return notes
-    med = float(np.median([p for _, _, p in notes]))
+    med = float(np.median([n[2] for n in notes]))
     shift = 0
     while med + shift > hi:
         shift -= 12
     while med + shift < lo:
         shift += 12
-    return [(o, d, int(np.clip(p + shift, 0, 127))) for o, d, p in notes]
+    return [(o, d, int(np.clip(p + shift, 0, 127)), lyr) for o, d, p, lyr in notes]
 
 
 def _instrument(rng, mean_pitch: float, split: str, used: set[int]) -> int:
@@ -231,11 +233,11 @@ def render_chorale_track(spec, out_root) -> dict:
         voices = [voices[0], _drone(voices[0])]
     voices = _pick_voices(rng, voices, spec.kind)
     # Tempo from the typical note length: a median note of 0.3-0.6 s.
-    med = float(np.median([d for v in voices for _, d, _ in v]))
+    med = float(np.median([n[1] for v in voices for n in v]))
     tempo = float(np.clip(60.0 * med / rng.uniform(0.3, 0.6), 30, 360))
     voices, span_ql = _window(rng, voices, spec.seconds, tempo)
     transpose = int(rng.integers(-3, 4))
-    voices = [[(o, d, p + transpose) for o, d, p in v] for v in voices]
+    voices = [[(o, d, p + transpose, lyr) for o, d, p, lyr in v] for v in voices]
     voices = [v for v in voices if v] or voices[:1]
     spq = 60.0 / tempo
     lead_in = 0.2
@@ -243,6 +245,7 @@ def render_chorale_track(spec, out_root) -> dict:
     fonts = melodic_fonts(spec.split)
     srng = _rng(spec, 2)
     used: set[int] = set()
+    lyrics: dict[str, list[str | None]] = {}
     for k, v in enumerate(voices):
         name = f"voice{k + 1}"
         if spec.kind == "choir":
@@ -250,7 +253,7 @@ def render_chorale_track(spec, out_root) -> dict:
             v = _fit_range(v, *VOICE_RANGES[vt])
             part = Part(name, name, 52, renderer="singer", voice=vt, monophonic=True)
         else:
-            mean = float(np.mean([p for _, _, p in v]))
+            mean = float(np.mean([n[2] for n in v]))
             if srng.random() < 0.12:
                 vt = min(VOICE_RANGES, key=lambda t: abs(np.mean(VOICE_RANGES[t]) - mean))
                 v = _fit_range(v, *VOICE_RANGES[vt])
@@ -264,9 +267,20 @@ def render_chorale_track(spec, out_root) -> dict:
                 part.font = fonts[int(srng.integers(0, len(fonts)))]
                 part.bank, part.preset = 0, prog
         notes = [NoteEvent(p, lead_in + o * spq, lead_in + (o + d) * spq - 0.01,
-                           int(np.clip(srng.normal(85, 8), 40, 120))) for o, d, p in v]
+                           int(np.clip(srng.normal(85, 8), 40, 120))) for o, d, p, _ in v]
         part.notes = _monophonic(notes, gap=0.005)
+        lyric_at = {round(lead_in + o * spq, 6): lyr for o, _, _, lyr in v}
+        lyrics[name] = [lyric_at.get(round(n.start, 6)) for n in part.notes]
         song.parts.append(part)
+    # Chorale files often carry the text in the soprano only: voices without lyrics borrow
+    # the syllables of a texted voice at the same onsets (other notes are melismas).
+    texted = next((lyrics[p.name] for p in song.parts if any(lyrics.get(p.name) or [])), None)
+    if texted:
+        ref_part = next(p for p in song.parts if lyrics.get(p.name) is texted)
+        at = {round(n.start, 6): w for n, w in zip(ref_part.notes, texted, strict=True) if w}
+        for p in song.parts:
+            if not any(lyrics.get(p.name) or []):
+                lyrics[p.name] = [at.get(round(n.start, 6)) for n in p.notes]
     quantise_to_ticks(song)
 
     out_root = Path(out_root)
@@ -287,11 +301,14 @@ def render_chorale_track(spec, out_root) -> dict:
         info = {"voice": part.name, "renderer": part.renderer}
         if part.renderer == "singer":
             sv = SingerVoice.random(prng, part.voice or "tenor")
-            mono, f0_t, f0 = sing(part.notes, num, SAMPLE_RATE, prng, sv)
+            words = lyrics.get(part.name)
+            words = words if words and any(words) else None
+            mono, f0_t, f0 = sing(part.notes, num, SAMPLE_RATE, prng, sv, lyrics=words)
             audio = np.empty((2, num), dtype=np.float32)
             audio[:] = mono
             info.update({"class": "vocals", "program": None, "soundfont": None,
-                         "singer_voice": sv.voice})
+                         "singer_voice": sv.voice,
+                         "lyrics": " ".join(w or "-" for w in words) if words else None})
         else:
             audio = renderer(SAMPLE_RATE).render(part.notes, part.font, part.bank, part.preset,
                                                  num)

@@ -149,8 +149,13 @@ def sing(
     sample_rate: int,
     rng: np.random.Generator,
     voice: SingerVoice,
+    lyrics: Sequence[str | None] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Sing monophonic ``notes`` (one syllable per note, with melismas).
+
+    Without ``lyrics`` the vowels and consonants are random; with ``lyrics`` (one entry per
+    note, None or "" continuing the previous syllable) each syllable's leading consonant and
+    vowel (or diphthong) are taken from its spelling, roughly (:func:`syllable_sounds`).
 
     Args:
         notes: non-overlapping notes, times in s.
@@ -158,6 +163,7 @@ def sing(
         sample_rate: Hz.
         rng: random generator (vowels, consonants, jitter, noise).
         voice: the singer's characteristics.
+        lyrics: optional syllable text per note.
 
     Returns:
         ``(audio, f0_times, f0)``: mono float32 ``[num_samples]`` (peak about 1), and the F0
@@ -244,16 +250,29 @@ def sing(
     vowels: list[tuple[float, str, str | None]] = []  # onset, vowel, diphthong target
     prev_end = -1.0
     vowel = str(rng.choice(_VOWELS))
-    for note in notes:
+    if lyrics is not None and len(lyrics) != len(notes):
+        raise ValueError(f"{len(lyrics)} lyrics for {len(notes)} notes")
+    for i, note in enumerate(notes):
         melisma = note.start - prev_end < 0.03 and rng.random() < 0.25
+        vowel_draw = str(rng.choice(_VOWELS, p=[0.3, 0.2, 0.2, 0.2, 0.1]))
+        diph_draw = str(rng.choice(_VOWELS)) if rng.random() < 0.25 else None
+        cons_on = rng.random() < voice.consonant_rate
+        cons_draw = str(rng.choice(list(_CONSONANTS) + list(_NASALS) + list(_LIQUIDS)))
+        if lyrics is not None:
+            text = lyrics[i]
+            melisma = not text and i > 0
+            if text:
+                c, v, d = syllable_sounds(text)
+                vowel_draw, diph_draw = v or vowel_draw, d
+                cons_on, cons_draw = c is not None, c or cons_draw
         if not melisma:
-            vowel = str(rng.choice(_VOWELS, p=[0.3, 0.2, 0.2, 0.2, 0.1]))
-            diph = str(rng.choice(_VOWELS)) if rng.random() < 0.25 else None
+            vowel = vowel_draw
+            diph = diph_draw
             vowels.append((note.start, vowel, diph))
             if note.start - prev_end > 0.6 and rng.random() < 0.5:
                 events.append((note.start - 0.35, note.start - 0.1, "breath", vowel))
-            if rng.random() < voice.consonant_rate:
-                kind = str(rng.choice(list(_CONSONANTS) + list(_NASALS) + list(_LIQUIDS)))
+            if cons_on:
+                kind = cons_draw
                 if kind in _CONSONANTS:
                     dur = _CONSONANTS[kind][2] * rng.uniform(0.7, 1.3)
                     events.append((max(0.0, note.start - dur), note.start, kind, vowel))
@@ -338,6 +357,39 @@ def sing(
     f0_times = np.arange(0, n / sr, F0_HOP_SECONDS)
     f0_track = np.interp(f0_times, tc, f0_c) * (np.interp(f0_times, tc, voiced_c) > 0.5)
     return out.astype(np.float32), f0_times, f0_track
+
+
+_VOWEL_LETTERS = {"a": "a", "e": "e", "i": "i", "y": "i", "o": "o", "u": "u", "ä": "e",
+                  "ö": "o", "ü": "u", "æ": "e", "œ": "o", "à": "a", "è": "e", "é": "e",
+                  "ì": "i", "ò": "o", "ù": "u"}
+_ONSETS = (("sch", "sh"), ("sh", "sh"), ("ch", "h"), ("th", "t"), ("ph", "f"), ("qu", "k"),
+           ("s", "s"), ("z", "s"), ("c", "k"), ("x", "k"), ("f", "f"), ("v", "f"), ("w", "f"),
+           ("h", "h"), ("t", "t"), ("d", "t"), ("k", "k"), ("g", "k"), ("q", "k"), ("p", "p"),
+           ("b", "p"), ("m", "m"), ("n", "n"), ("l", "l"), ("r", "r"), ("j", "y"))
+
+
+def syllable_sounds(text: str) -> tuple[str | None, str | None, str | None]:
+    """Rough pronunciation of a sung syllable: ``(onset consonant, vowel, diphthong target)``.
+
+    The onset is one of the singer's consonants (s, sh, f, h, t, k, p, m, n, l, r, y) or None;
+    the vowel one of a e i o u from the first vowel letters (two different vowel letters in a
+    row make a diphthong). Letters outside the Latin alphabet are ignored.
+    """
+    t = "".join(ch for ch in text.lower() if ch.isalpha())
+    onset = None
+    for spelling, kind in _ONSETS:
+        if t.startswith(spelling):
+            onset = kind
+            break
+    vowel = diph = None
+    for k, ch in enumerate(t):
+        if ch in _VOWEL_LETTERS:
+            vowel = _VOWEL_LETTERS[ch]
+            nxt = t[k + 1] if k + 1 < len(t) else ""
+            if nxt in _VOWEL_LETTERS and _VOWEL_LETTERS[nxt] != vowel:
+                diph = _VOWEL_LETTERS[nxt]
+            break
+    return onset, vowel, diph
 
 
 def _stft_live(x: np.ndarray, nfft: int, hop: int) -> tuple[np.ndarray, np.ndarray, int]:
