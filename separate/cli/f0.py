@@ -108,6 +108,9 @@ def split(
         "only the mixture and F0). Works from an untrained model (learning-free use).",
     ),
     fit_lr: float = typer.Option(1e-3, "--fit-lr", help="Learning rate of --fit-steps."),
+    hidden: int = typer.Option(
+        256, "--hidden", help="Width of an untrained model (without -m); 128 fits ~2x faster."
+    ),
     output: Path = typer.Option(
         None, "-o", "--output", help="Output folder (default: AUDIO's stem + '_voices')."
     ),
@@ -148,7 +151,7 @@ def split(
             )
     net = None
     if method == "model":
-        net = load_source_filter(model, seed)
+        net = load_source_filter(model, seed, hidden=hidden)
         if model is None and fit_steps == 0:
             err_console().print(
                 "[yellow]warning:[/yellow] untrained source-filter model without --fit-steps: "

@@ -34,15 +34,18 @@ SEGMENT_SECONDS = 4.0
 Progress = Callable[[str, int, int], None]  # (phase, done, total)
 
 
-def load_source_filter(spec: str | Path | None, seed: int = 0) -> SourceFilterModel:
-    """The source-filter model of a card (name or path), or a fresh one when ``spec`` is None.
+def load_source_filter(
+    spec: str | Path | None, seed: int = 0, hidden: int = 256
+) -> SourceFilterModel:
+    """The source-filter model of a card (name or path), or a fresh one when ``spec`` is None
+    (``hidden``: its GRU/MLP width; smaller fits faster on a CPU).
 
     Raises:
         ModelError: unknown model, a card of another architecture, missing/corrupt weights.
     """
     if spec is None:
         torch.manual_seed(seed)
-        return SourceFilterModel()
+        return SourceFilterModel(hidden=hidden)
     from safetensors.torch import load_file
 
     from separate.registry.loader import find_card, sha256_file, weights_path
