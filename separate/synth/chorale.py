@@ -188,16 +188,21 @@ def _window(rng, voices, seconds: float, tempo: float):
     return out, min(stop, total) - start
 
 
-def _fit_range(notes, lo: int, hi: int):
-    """Shift a voice by octaves so that its median pitch lies inside [lo, hi]."""
+def _fit_range(notes, lo: int, hi: int, centre: bool = False):
+    """Shift a voice by octaves so that its median pitch lies inside [lo, hi] (``centre``:
+    as close as possible to the middle of the range, for singers)."""
     if not notes:
         return notes
     med = float(np.median([n[2] for n in notes]))
-    shift = 0
-    while med + shift > hi:
-        shift -= 12
-    while med + shift < lo:
-        shift += 12
+    if centre:
+        mid = (lo + hi) / 2
+        shift = 12 * int(np.round((mid - med) / 12))
+    else:
+        shift = 0
+        while med + shift > hi:
+            shift -= 12
+        while med + shift < lo:
+            shift += 12
     return [(o, d, int(np.clip(p + shift, 0, 127)), lyr) for o, d, p, lyr in notes]
 
 
@@ -250,13 +255,13 @@ def render_chorale_track(spec, out_root) -> dict:
         name = f"voice{k + 1}"
         if spec.kind == "choir":
             vt = ("soprano", "alto", "tenor", "bass")[k]
-            v = _fit_range(v, *VOICE_RANGES[vt])
+            v = _fit_range(v, *VOICE_RANGES[vt], centre=True)
             part = Part(name, name, 52, renderer="singer", voice=vt, monophonic=True)
         else:
             mean = float(np.mean([n[2] for n in v]))
             if srng.random() < 0.12:
                 vt = min(VOICE_RANGES, key=lambda t: abs(np.mean(VOICE_RANGES[t]) - mean))
-                v = _fit_range(v, *VOICE_RANGES[vt])
+                v = _fit_range(v, *VOICE_RANGES[vt], centre=True)
                 part = Part(name, name, 52, renderer="singer", voice=vt, monophonic=True)
             else:
                 prog = _instrument(srng, mean, spec.split, used)
