@@ -42,6 +42,7 @@ KINDS = ("band", "ensemble", "choir")
 BAND_STEMS = ("vocals", "drums", "bass", "other")
 TAIL_SECONDS = 1.0
 SPLITS = ("train", "valid", "test")
+ACOUSTIC_KITS = ("Black_Pearl_4_LV2", "Red_Zeppelin_4_LV2")
 
 
 @dataclass(frozen=True)
@@ -110,7 +111,16 @@ def _choose_presets(song: Song, split: str, rng: np.random.Generator) -> None:
         if part.renderer == "singer":
             continue
         if part.is_drum:
-            pool = test_kits if (test_kits and rng.random() < 0.5) else kits
+            # The real acoustic kits (avldrums) are a third of the drums; in the test split
+            # the test-only kit takes 40 %.
+            acoustic = [k for k in kits if k.font in ACOUSTIC_KITS and k not in test_kits]
+            u = rng.random()
+            if test_kits and u < 0.4:
+                pool = test_kits
+            elif acoustic and u < (0.6 if test_kits else 0.33):
+                pool = acoustic
+            else:
+                pool = [k for k in kits if k not in test_kits and k not in acoustic] or kits
             kit = pool[int(rng.integers(0, len(pool)))]
             part.font, part.bank, part.preset = kit.font, kit.bank, kit.program
         else:
