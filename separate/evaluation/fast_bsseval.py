@@ -265,19 +265,21 @@ def _basis_channels(refs: np.ndarray, rtol: float = 1e-12) -> np.ndarray:
     """
     nsrc, nchan, _ = refs.shape
     keep = np.ones((nsrc, nchan), dtype=bool)
+    gram = np.einsum("jct,jdt->jcd", refs, refs)  # channel inner products per source
     for j in range(nsrc):
         for c in range(nchan):
-            x = refs[j, c]
-            peak = np.max(np.abs(x))
-            if peak == 0:
+            if gram[j, c, c] == 0:
                 keep[j, c] = False
                 continue
             for c0 in range(c):
                 if not keep[j, c0]:
                     continue
-                y = refs[j, c0]
-                a = np.dot(x, y) / np.dot(y, y)
-                if np.max(np.abs(x - a * y)) <= rtol * peak:
+                cos2 = gram[j, c, c0] ** 2 / (gram[j, c, c] * gram[j, c0, c0])
+                if cos2 < 1 - 1e-9:
+                    continue  # clearly independent: skip the exact test
+                x, y = refs[j, c], refs[j, c0]
+                a = gram[j, c, c0] / gram[j, c0, c0]
+                if np.max(np.abs(x - a * y)) <= rtol * np.max(np.abs(x)):
                     keep[j, c] = False
                     break
     if not keep.any(axis=1).all():
