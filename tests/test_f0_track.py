@@ -57,11 +57,12 @@ def test_pyin_tracks_a_tone_and_silence():
     assert (off == 0).mean() > 0.9
 
 
-def test_two_voices_are_tracked_and_assigned():
-    # a non-harmonic interval: for consonant chords pYIN locks onto the common sub-harmonic
-    # (e.g. 330 + 131 Hz -> 66 Hz), a known limit of this monophonic stand-in.
+@pytest.mark.parametrize("method", ["pyin", "hsum"])
+def test_two_voices_are_tracked_and_assigned(method):
+    # a non-harmonic interval: for consonant chords pYIN can lock onto a common sub-harmonic
+    # (e.g. 330 + 131 Hz -> 66 Hz, below its range), a known limit of this monophonic stand-in.
     audio = _tone(311.0, 1.0) + _tone(131.0, 1.0)
-    tr = track_f0(audio, SR, voices=2)
+    tr = track_f0(audio, SR, voices=2, method=method)
     mid = (tr.times > 0.15) & (tr.times < 0.85)
     hi, lo = tr.f0[0][mid], tr.f0[1][mid]
     assert np.median(hi) == pytest.approx(311.0, rel=0.02)
@@ -104,3 +105,13 @@ def test_cli_track_missing_file_is_an_input_error(tmp_path):
     with pytest.raises(SystemExit) as e:
         main(["f0", "track", str(tmp_path / "nope.wav")])
     assert e.value.code != 0
+
+
+def test_harmonic_sum_finds_a_consonant_triad():
+    # a fifth (shared partials, a common sub-harmonic at 110 Hz) and a third below. (An octave
+    # below a voice cannot be told apart from that voice's own partials by cancellation.)
+    audio = _tone(220.0, 1.0) + _tone(330.0, 1.0) + _tone(175.0, 1.0)
+    tr = track_f0(audio, SR, voices=3, method="hsum")
+    mid = (tr.times > 0.15) & (tr.times < 0.85)
+    for j, f in enumerate([330.0, 220.0, 175.0]):
+        assert np.median(tr.f0[j][mid]) == pytest.approx(f, rel=0.01)

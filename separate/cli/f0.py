@@ -32,14 +32,19 @@ app.add_typer(f0_app, name="f0")
 @f0_app.command("track")
 def track(
     audio: Path = typer.Argument(..., help="Audio file (any channels; mixed to mono)."),
-    method: str = typer.Option("pyin", "--method", help="Tracker: pyin (librosa pYIN)."),
+    method: str = typer.Option(
+        "auto",
+        "--method",
+        help="pyin (librosa pYIN; several voices: iterated with harmonic cancellation), hsum "
+        "(harmonic-sum salience, iterative cancellation), auto (pyin for 1 voice, else hsum).",
+    ),
     voices: int = typer.Option(
         1,
         "--voices",
         "-n",
         min=1,
-        help="Number of voices N. N > 1 runs pYIN iteratively with harmonic cancellation and "
-        "assigns values to voices by pitch continuity (Sec. IV-B); voice 1 is the highest.",
+        help="Number of voices N. For N > 1 the per-frame F0 values are assigned to voices by "
+        "pitch continuity (Sec. IV-B); voice 1 is the highest.",
     ),
     output: Path = typer.Option(
         None, "-o", "--output", help="CSV to write (default: AUDIO with suffix .f0.csv)."
@@ -57,8 +62,8 @@ def track(
     from separate.f0.io import read_mono
     from separate.f0.track import plot_f0, track_f0, write_f0_csv
 
-    if method not in ("pyin",):
-        raise UsageError(f"unknown --method {method!r}; available: pyin (salience: not yet)")
+    if method not in ("auto", "pyin", "hsum"):
+        raise UsageError(f"unknown --method {method!r}; available: auto, pyin, hsum")
     if not 0 < fmin < fmax:
         raise UsageError("--fmin must be positive and below --fmax")
     mono, sr = read_mono(audio)
@@ -85,7 +90,7 @@ def split(
         "estimate",
         "--f0",
         help="F0 CSV from `separate f0 track` (time,f0_1..f0_N; N columns), or 'estimate' to "
-        "track the mixture here (pYIN + voice assignment).",
+        "track the mixture here (as `f0 track --method auto`).",
     ),
     method: str = typer.Option(
         "model",
@@ -139,7 +144,7 @@ def split(
     out_dir = output or audio.with_name(audio.stem + "_voices")
     out_dir.mkdir(parents=True, exist_ok=True)
     if f0 == "estimate":
-        with err_console().status(f"tracking {voices} voices (pYIN)…"):
+        with err_console().status(f"tracking {voices} voices…"):
             track_result = track_f0(mono, sr, voices=voices)
         write_f0_csv(out_dir / "f0.csv", track_result)
         err_console().print(f"F0 estimated: {out_dir / 'f0.csv'}")

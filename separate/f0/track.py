@@ -1,17 +1,20 @@
-"""Pitch tracking: pYIN (librosa) for one voice, iterated with harmonic cancellation for N voices.
+"""Pitch tracking of N monophonic voices: pYIN (librosa) and a harmonic-sum multi-F0 tracker.
 
 ``track_f0`` returns frame times and an ``[N, frames]`` array of F0 in Hz (0 = unvoiced), the
 format of the ``f0.csv`` files (:func:`write_f0_csv` / :func:`read_f0_csv`): a header
 ``time,f0_1,...,f0_N`` then one row per frame, time in seconds.
 
-For ``voices > 1`` (a mixture of monophonic voices) pYIN, a monophonic tracker, is run
-iteratively: track the predominant F0, cancel its harmonics in the STFT (bins within a quarter
-tone of every multiple), resynthesise the residual, track again; after every pass, F0 values
-that are sub-harmonics (F0/2, F0/3) of a voice are corrected (:func:`fix_subharmonics`). The
-per-frame values found are then assigned to voices with the heuristic of Sec. IV-B
-(:func:`separate.f0.assign.assign_voices`).
-This is a simple stand-in for a multi-F0 estimator; the salience U-Net of Jansson Ch. 5 is not
-implemented yet.
+One voice: pYIN. Several voices (a mixture of monophonic voices), two stand-ins for a multi-F0
+estimator, whose per-frame values are assigned to voices with the heuristic of Sec. IV-B
+(:func:`separate.f0.assign.assign_voices`):
+
+- ``hsum`` (default): harmonic-sum salience with iterative spectral cancellation (after
+  Klapuri 2006), :func:`harmonic_sum_track`;
+- ``pyin``: pYIN run iteratively: track the predominant F0, cancel its harmonics in the STFT,
+  resynthesise the residual, track again; sub-harmonic errors (F0/2, F0/3) are corrected
+  (:func:`fix_subharmonics`). Much weaker on 4 voices: pYIN's voicing rejects the residuals.
+
+The salience U-Net of Jansson Ch. 5 is not implemented yet.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import numpy as np
 from separate.errors import InputError
 from separate.f0.assign import assign_voices
 
+METHODS = ("auto", "pyin", "hsum")
 FMIN_HZ = 65.0  # C2
 FMAX_HZ = 1047.0  # C6
 
@@ -162,23 +166,32 @@ def track_f0(
     audio: np.ndarray,
     sample_rate: int,
     voices: int = 1,
-    method: str = "pyin",
+    method: str = "auto",
     fmin: float = FMIN_HZ,
     fmax: float = FMAX_HZ,
 ) -> F0Track:
     """F0 of ``voices`` monophonic voices in mono ``audio: float [time]``.
 
-    ``voices == 1``: pYIN. ``voices > 1``: pYIN iterated with harmonic cancellation (see module
-    docstring), values assigned to voices with the heuristic of Sec. IV-B.
+    Methods: ``pyin`` (one voice: pYIN; several: pYIN iterated with harmonic cancellation and
+    sub-harmonic correction), ``hsum`` (harmonic-sum salience with iterative cancellation,
+    :func:`harmonic_sum_track`), ``auto`` (pyin for one voice, hsum for several). For several
+    voices the per-frame values are assigned with the heuristic of Sec. IV-B.
 
     Raises:
         ValueError: unknown ``method`` or ``voices < 1``.
     """
-    if method != "pyin":
-        raise ValueError(f"unknown F0 method {method!r} (available: pyin)")
+    if method not in METHODS:
+        raise ValueError(f"unknown F0 method {method!r} (available: {', '.join(METHODS)})")
     if voices < 1:
         raise ValueError("voices must be >= 1")
     audio = np.asarray(audio, dtype=np.float32)
+    if method == "auto":
+        method = "pyin" if voices == 1 else "hsum"
+    if method == "hsum":
+        candidates = harmonic_sum_track(audio, sample_rate, voices, fmin, fmax)
+        _, hop = _frame_params(sample_rate)
+        times = np.arange(len(candidates)) * hop / sample_rate
+        return F0Track(times=times, f0=assign_voices(candidates, voices))
     first = pyin_track(audio, sample_rate, fmin, fmax)
     if voices == 1:
         return first
@@ -192,6 +205,74 @@ def track_f0(
     stacked = np.stack([f[:n] for f in found])  # [voices, frames], unlabelled
     candidates = [_dedupe(stacked[:, t]) for t in range(n)]
     return F0Track(times=first.times[:n], f0=assign_voices(candidates, voices))
+
+
+def harmonic_sum_track(
+    audio: np.ndarray,
+    sample_rate: int,
+    voices: int,
+    fmin: float = FMIN_HZ,
+    fmax: float = FMAX_HZ,
+    n_harmonics: int = 10,
+    rel_threshold: float = 0.2,
+    silence_db: float = -50.0,
+) -> list[list[float]]:
+    """Per-frame multi-F0 candidates by harmonic summation with iterative cancellation.
+
+    After Klapuri (2006): the salience of a candidate F0 ``f`` (grid of 10 cents) is
+    ``sum_h g(f, h) |X(h f)|`` with ``g = (f + 27) / (h f + 320)`` (weights that disfavour
+    sub-harmonics), ``|X|`` the STFT magnitude (4x pYIN's frame, max over +/- 1 bin). Per frame
+    the most salient F0 is taken, its harmonics are removed from the spectrum (+/- a quarter
+    tone), and the search repeats, up to ``voices`` times or until the salience falls below
+    ``rel_threshold`` of the first peak. Frames quieter than ``silence_db`` (dBFS RMS) have none.
+
+    Returns:
+        one list of F0 values (Hz) per pYIN-hop frame.
+    """
+    import librosa
+    from scipy.ndimage import maximum_filter1d
+    from scipy.sparse import csr_matrix
+
+    frame, hop = _frame_params(sample_rate)
+    n_fft = 4 * frame
+    audio = np.asarray(audio, np.float32)
+    mag = np.abs(librosa.stft(audio, n_fft=n_fft, hop_length=hop))
+    rms = librosa.feature.rms(y=audio, frame_length=frame, hop_length=hop)[0]
+    n_frames = min(mag.shape[1], len(rms))
+    cand = fmin * 2 ** (np.arange(0, 1200 * np.log2(fmax / fmin), 10) / 1200)
+    rows, cols, vals = [], [], []
+    for i, f in enumerate(cand):
+        for h in range(1, n_harmonics + 1):
+            b = int(round(h * f * n_fft / sample_rate))
+            if b >= mag.shape[0]:
+                break
+            rows.append(i)
+            cols.append(b)
+            vals.append((f + 27.0) / (h * f + 320.0))
+    weights = csr_matrix((vals, (rows, cols)), shape=(len(cand), mag.shape[0]))
+    freqs = np.arange(mag.shape[0]) * sample_rate / n_fft
+    out: list[list[float]] = []
+    for t in range(n_frames):
+        if 20 * np.log10(rms[t] + 1e-12) < silence_db:
+            out.append([])
+            continue
+        spec = mag[:, t].copy()
+        found: list[float] = []
+        first = None
+        for _ in range(voices):
+            sal = weights @ maximum_filter1d(spec, 3)
+            i = int(np.argmax(sal))
+            if first is None:
+                first = sal[i]
+            if sal[i] <= 0 or sal[i] < rel_threshold * first:
+                break
+            f = float(cand[i])
+            found.append(f)
+            harm = f * np.arange(1, int(sample_rate / 2 / f) + 1)
+            half = np.maximum(harm * (2 ** (1 / 24) - 1), 1.5 * sample_rate / n_fft)
+            spec[(np.abs(freqs[:, None] - harm[None, :]) <= half[None, :]).any(axis=1)] = 0.0
+        out.append(found)
+    return out
 
 
 def _dedupe(vals: np.ndarray, tol_semitones: float = 0.5) -> list[float]:
