@@ -43,6 +43,7 @@ import numpy as np
 import scipy.fft
 
 EPS = np.finfo(float).eps  # museval adds eps * I to G before solving
+DENSE_MAX = 2048  # unknowns up to which a dense LU beats the Levinson recursion here
 
 
 def framing(window: float, hop: float, length: int) -> list[slice]:
@@ -229,25 +230,31 @@ class BlockToeplitz:
 def _solve(R: np.ndarray, D: np.ndarray) -> np.ndarray:
     """Solve the block-Toeplitz systems ``T(R) x = D`` (``[batch, n, m, r]``).
 
-    Block Levinson first; if the system is (numerically) singular, e.g. a reference channel that
-    is all zeros, the dense system is solved as museval does: ``solve(G + eps I)``, falling back
-    to least squares.
+    Block Levinson for large systems (``n m > DENSE_MAX``, e.g. 4 stereo stems: 4096 unknowns);
+    small ones (mono or two-source material, the per-source ``P_j`` systems), or a system the
+    recursion finds singular, are solved densely as museval does: ``solve(G + eps I)``, falling
+    back to least squares.
     """
     T = BlockToeplitz(R)
+    if T.n * T.m > DENSE_MAX:
+        try:
+            return T.solve(D)
+        except np.linalg.LinAlgError:
+            pass
+    # small systems (a dense LU is cheaper than the recursion), or a singular one
+    G = T.dense()
+    nb, n, m, r = D.shape
+    rhs = D.reshape(nb, n * m, r)
     try:
-        return T.solve(D)
+        out = np.linalg.solve(G, rhs)  # eps * I is already in R(0)
     except np.linalg.LinAlgError:
-        G = T.dense()
-        nb, n, m, r = D.shape
-        out = np.empty((nb, n * m, r))
+        out = np.empty_like(rhs)
         for b in range(nb):
-            rhs = D[b].reshape(n * m, r)
             try:
-                out[b] = np.linalg.solve(G[b], rhs)  # eps * I is already in R(0)
+                out[b] = np.linalg.solve(G[b], rhs[b])
             except np.linalg.LinAlgError:
-                out[b] = np.linalg.lstsq(G[b], rhs, rcond=None)[0]
-        return out.reshape(D.shape)
-
+                out[b] = np.linalg.lstsq(G[b], rhs[b], rcond=None)[0]
+    return out.reshape(D.shape)
 
 def _basis_channels(refs: np.ndarray, rtol: float = 1e-12) -> np.ndarray:
     """Reference channels to build the projection subspace from.
