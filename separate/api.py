@@ -62,7 +62,7 @@ def track_name(path: Path) -> str:
     for suffix in (".stem.mp4", ".stem.m4a"):
         if name.lower().endswith(suffix):
             return name[: -len(suffix)]
-    if path.stem.lower() in ("mixture", "mix") and path.parent.name:
+    if path.stem.lower() == "mixture" and path.parent.name:
         return path.resolve().parent.name
     return path.stem
 
