@@ -338,6 +338,7 @@ def _melody(rng, grid: _Grid, song: Song, chords, on, scale_pcs, lo: int, hi: in
     scale = [p for p in range(lo - 12, hi + 13) if (p - song.key) % 12 in scale_pcs]
     centre = (lo + hi) // 2
     prev = min(scale, key=lambda p: abs(p - centre))
+    repeats = 0
     for si, sec in enumerate(song.sections):
         if not on[si]:
             continue
@@ -369,9 +370,10 @@ def _melody(rng, grid: _Grid, song: Song, chords, on, scale_pcs, lo: int, hi: in
                 # arch contour: rise in the first half of a bar pair, fall in the second
                 rising = (b % 2 == 0) == (onset < 8)
                 pitch = min(cands, key=lambda p: abs(p - prev) + 0.3 * abs(p - centre - shift)
-                            + rng.random() * 3 + (2.5 if p == prev else 0.0)
+                            + rng.random() * 3 + (3.0 * (1 + repeats) if p == prev else 0.0)
                             + (1.0 if (p < prev) == rising and p != prev else 0.0))
                 pitch = int(np.clip(pitch, lo, hi))
+                repeats = repeats + 1 if pitch == prev else 0
                 t0 = grid.t(bar, onset, 0.01)
                 t1 = grid.t(bar, onset + length * 0.92, 0.0)
                 notes.append(NoteEvent(pitch, t0, max(t1, t0 + 0.08),

@@ -90,7 +90,7 @@ def plot_track(track: str | Path, out_png: str | Path, start: float = 0.0,
     axes[-1].set_xlabel("time (s)")
     fig.suptitle(f"{meta['track']} ({meta['kind']}, {meta['split']})", fontsize=10)
     fig.tight_layout()
-    fig.savefig(out_png, dpi=80)
+    fig.savefig(out_png, dpi=64)
     plt.close(fig)
     return Path(out_png)
 
