@@ -37,13 +37,14 @@ Arrays follow museval's layout here: ``[nsrc, nsampl, nchan]`` float64.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 
 import numpy as np
 import scipy.fft
 
 EPS = np.finfo(float).eps  # museval adds eps * I to G before solving
-DENSE_MAX = 2048  # unknowns up to which a dense LU beats the Levinson recursion here
+DENSE_MAX = 512  # unknowns up to which a dense LU beats the Levinson recursion here (mono)
 
 
 def framing(window: float, hop: float, length: int) -> list[slice]:
@@ -462,6 +463,23 @@ def bss_eval(
     Raises:
         ValueError: shapes differ, or a whole reference/estimate is silent (as museval).
     """
+    try:  # the work is many small matrix products: BLAS threads only add overhead
+        from threadpoolctl import threadpool_limits
+
+        limiter = threadpool_limits(limits=1, user_api="blas")
+    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn/librosa
+        limiter = contextlib.nullcontext()
+    with limiter:
+        return _bss_eval(
+            reference_sources, estimated_sources, window, hop, compute_permutation,
+            filters_len, framewise_filters, bsseval_sources_version, batch_windows,
+        )
+
+
+def _bss_eval(
+    reference_sources, estimated_sources, window, hop, compute_permutation, filters_len,
+    framewise_filters, bsseval_sources_version, batch_windows,
+):
     est = np.atleast_3d(np.asarray(estimated_sources, dtype=float))
     ref = np.atleast_3d(np.asarray(reference_sources, dtype=float))
     if ref.shape != est.shape:
