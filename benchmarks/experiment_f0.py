@@ -186,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
         "",
         f"Command: `{cmd}`",
         "",
-        "| J | method | median SI-SDR (dB) | mean | frames | CPU-time (s) |",
+        "| J | method | median SI-SDR (dB) | mean | frames | wall time (s) |",
         "|---|---|---|---|---|---|",
     ]
     for jkey, per in results.items():

@@ -123,8 +123,8 @@ def split(
 ) -> None:
     """Separate a mixture of N voices given their F0; writes voice1.wav..voiceN.wav.
 
-    Voice 1 is the first F0 column (with --f0 estimate: the highest voice). Output is at the
-    input's sample rate, one mono file per voice; the voices add up to the (mono) mixture.
+    Voice 1 is the first F0 column (with --f0 estimate: the highest voice).
+    One mono file per voice at the input's rate; the voices add up to the (mono) mixture.
 
     Examples:
       [bold]separate f0 split duet.wav --voices 2 --method nmf[/bold]
