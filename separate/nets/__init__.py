@@ -6,7 +6,8 @@ Every architecture honours the contract of DESIGN.md (see :class:`SeparationMode
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import torch
 
@@ -39,7 +40,8 @@ def build(arch: str, **args: Any) -> torch.nn.Module:
 
 def _import_all() -> None:
     # Importing the modules runs their @register decorators.
-    from separate.nets import simple, unet  # noqa: F401
+    # demucs_wrap imports the optional `demucs` package only when a Demucs model is built.
+    from separate.nets import demucs_wrap, fewshot, simple, unet  # noqa: F401
 
 
 __all__ = ["ARCHITECTURES", "SeparationModel", "build", "check_contract", "register"]
