@@ -487,9 +487,11 @@ def _bss_eval(
     if ref.size == 0:
         empty = np.array([])
         return empty, empty, empty, empty, empty
-    if _any_source_silent(ref):
+    # museval's silence rule: a source whose channel sum is zero at every sample (per window)
+    zero = np.concatenate([ref.sum(axis=2) == 0, est.sum(axis=2) == 0])  # [2 nsrc, nsampl]
+    if np.any(np.all(zero[: len(ref)], axis=1)):
         raise ValueError("a reference source is all zeros; BSS-Eval is undefined for it")
-    if _any_source_silent(est):
+    if np.any(np.all(zero[len(ref) :], axis=1)):
         raise ValueError("an estimated source is all zeros; BSS-Eval is undefined for it")
     nsrc, nsampl, nchan = ref.shape
     refs = np.ascontiguousarray(ref.transpose(0, 2, 1))  # [nsrc, nchan, nsampl]
@@ -502,7 +504,6 @@ def _bss_eval(
     wins = framing(window, hop, nsampl)
     nwin = len(wins)
     s_r = np.full((4, nsrc, nsrc, nwin), np.nan)
-    zero = np.concatenate([ref.sum(axis=2) == 0, est.sum(axis=2) == 0])  # [2 nsrc, nsampl]
     silent = np.array([bool(np.any(np.all(zero[:, w], axis=1))) for w in wins], dtype=bool)
     if not framewise_filters:
         C, Cj = _filters(refs, ests, filters_len, pairs)
