@@ -11,11 +11,11 @@ synthetic test tracks):
    (**P-Lx:D**) — a fresh copy of the model for every configuration;
 3. gate every model's outputs with the activations (Sec. 5: "the binary activations were applied
    to the outputs of all models including the baselines");
-4. score with BSS-Eval v4 (1 s windows) on *active frames only*: consecutive windows in which the
-   same set of references is non-silent are scored together with only those sources (a source is
-   silent in a window when its reference's energy there is below -60 dB of its median window
-   energy), so the silenced quarter of a source never enters its scores and does not void the
-   other sources' windows;
+4. score with BSS-Eval v4 (1 s windows) on *active frames only*: a source is active in a window
+   when the marks say so for at least half of the window's frames and its reference's energy
+   there is above -60 dB of its median window energy; consecutive windows with the same set of
+   active sources are scored together with only those sources, so the silenced quarter of a
+   source never enters its scores and does not void the other sources' windows;
 5. print a Table-1-like table: median over tracks of the per-track median over active windows of
    SDR / SIR / SAR / ISR per stem, and the number of trained parameters (#TP).
 
@@ -48,6 +48,7 @@ from separate.adapt.loop import AdaptConfig, adapt_model  # noqa: E402
 from separate.adapt.marks import read_stems, silence_quarters  # noqa: E402
 from separate.adapt.run import separate_mixture, to_model_format  # noqa: E402
 from separate.audio.io import read_audio  # noqa: E402
+from separate.evaluation.activity import pool_activity  # noqa: E402
 from separate.evaluation.fast_bsseval import bss_eval  # noqa: E402
 from separate.registry import load_model  # noqa: E402
 
@@ -71,11 +72,17 @@ def active_windows(refs: np.ndarray, win: int) -> np.ndarray:
     return out
 
 
-def score_active(refs: np.ndarray, ests: np.ndarray, sample_rate: int) -> dict[str, np.ndarray]:
+def score_active(
+    refs: np.ndarray, ests: np.ndarray, sample_rate: int,
+    h: np.ndarray | None = None, frame_rate: float | None = None,
+) -> dict[str, np.ndarray]:
     """BSS-Eval v4 with 1 s windows on active frames only (module doc, step 4).
 
     Args:
         refs, ests: ``[sources, channels, time]``.
+        h, frame_rate: the marks ``bool [sources, frames]``; when given, a window also needs the
+            source marked active on at least half of its frames
+            (``separate.evaluation.activity.pool_activity``, as ``separate eval --activations``).
 
     Returns:
         ``{metric: float [sources, windows]}`` with NaN where a source is silent (or where
@@ -84,6 +91,9 @@ def score_active(refs: np.ndarray, ests: np.ndarray, sample_rate: int) -> dict[s
     win = int(sample_rate)
     act = active_windows(refs, win)
     nsrc, nwin = act.shape
+    if h is not None and nwin:
+        windows = [slice(t * win, (t + 1) * win) for t in range(nwin)]
+        act &= pool_activity(np.asarray(h, dtype=bool), frame_rate, windows, sample_rate)
     out = {m: np.full((nsrc, nwin), np.nan) for m in METRICS}
     w = 0
     while w < nwin:
@@ -198,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
             for name, cfg in configs:
                 ests, tp, secs = run_config(base, mix, sr, h, frame_rate, cfg)
                 est = np.stack([ests[s] for s in sources])
-                scores = score_active(refs, est, sr)
+                scores = score_active(refs, est, sr, h.numpy(), frame_rate)
                 med = {m: [float(np.nanmedian(scores[m][i])) if np.isfinite(scores[m][i]).any()
                            else float("nan") for i in range(len(sources))] for m in METRICS}
                 results[name]["tp"] = tp
