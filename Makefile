@@ -14,7 +14,7 @@ SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEBS    := ffmpeg fluidsynth fluid-soundfont-gm musescore-general-soundfont avldrums.lv2-soundfont
 PYTEST_ARGS ?=
 
-.PHONY: install debs split test test-all bench lint experiment-adapt experiment-fewshot experiment-f0 clean
+.PHONY: install debs split test test-all bench lint experiment-adapt experiment-fewshot experiment-f0 synth-data clean
 
 install: $(STAMP)
 
@@ -55,11 +55,15 @@ lint: install
 experiment-adapt: install
 	$(PY) benchmarks/experiment_adapt.py
 
+# needs trained few-shot cards (see docs/fewshot-results.md for the training commands)
 experiment-fewshot: install
-	$(PY) benchmarks/experiment_fewshot.py
+	$(PY) benchmarks/experiment_fewshot.py --corpus data/ensemble --model fewshot --baseline fewshot-class --neg-model fewshot-neg --ms-model fewshot-ms --out docs/fewshot-results.md
 
 experiment-f0: install
-	$(PY) benchmarks/experiment_f0.py
+	nice -n 19 $(PY) benchmarks/experiment_f0.py --seconds 20 --max-mixtures 1 --methods dummy,nmf,sf-fit,sf-fit-est --fit-steps 100 --out docs/f0-experiment.md --plot docs/f0-experiment.png
+
+synth-data: install
+	$(VENV)/bin/separate synth data/synth --hours 2 --seed 1 --jobs 2
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache
