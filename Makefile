@@ -53,7 +53,7 @@ lint: install
 	$(VENV)/bin/mypy separate
 
 experiment-adapt: install
-	$(PY) benchmarks/experiment_adapt.py
+	nice -n 19 $(PY) benchmarks/experiment_adapt.py -m default --synth data/synth/test --tracks 5 --stages L1,L2,L3,L4,L5,L6,M --markdown docs/adapt-table.md
 
 # needs trained few-shot cards (see docs/fewshot-results.md for the training commands)
 experiment-fewshot: install

@@ -263,5 +263,26 @@ def separate_file(path: str | os.PathLike[str], out_dir: str | os.PathLike[str],
     return Separator(model, **engine_args).separate_file(path, out_dir, **kwargs)
 
 
+# The other subcommands' entry points, re-exported lazily (importing them pulls in librosa,
+# museval...): `from separate.api import adapt, evaluate, fewshot, track_f0, split_voices`.
+_LAZY = {
+    "adapt": ("separate.adapt.run", "adapt"),
+    "fewshot": ("separate.fewshot.api", "fewshot_file"),
+    "fewshot_array": ("separate.fewshot.api", "fewshot_array"),
+    "track_f0": ("separate.f0.track", "track_f0"),
+    "split_voices": ("separate.f0.split", "split_voices"),
+    "evaluate": ("separate.evaluation", "evaluate"),
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        module, attr = _LAZY[name]
+        return getattr(importlib.import_module(module), attr)
+    raise AttributeError(f"module 'separate.api' has no attribute {name!r}")
+
+
 __all__ = ["DEFAULT_MODEL", "SeparationResult", "Separator", "separate_file", "shard_of",
-           "track_name"]
+           "track_name", *_LAZY]

@@ -170,3 +170,11 @@ def test_separate_tensor_and_python_m(tmp_path):
     r = subprocess.run([sys.executable, "-m", "separate", "split", "--help"], capture_output=True,
                        text=True)
     assert r.returncode == 0 and "--stems" in r.stdout
+
+
+def test_api_exposes_every_subcommand():
+    import separate.api as api
+
+    for name in ("Separator", "separate_file", "adapt", "fewshot", "track_f0", "evaluate",
+                 "split_voices"):
+        assert callable(getattr(api, name)), name
