@@ -50,14 +50,19 @@ def load_track(d: Path) -> tuple[np.ndarray, dict[str, np.ndarray], int]:
 def score(sep: Separator, dirs: list[Path], fast: bool) -> tuple[dict, dict, float, float]:
     model_tracks, base_tracks = [], []
     audio = spent = 0.0
+    two = sep.sources == ["vocals", "accompaniment"]
     for i, d in enumerate(dirs):
         mix, refs, sr = load_track(d)
+        if two:
+            refs = {"vocals": refs["vocals"],
+                    "accompaniment": refs["drums"] + refs["bass"] + refs["other"]}
         t = time.perf_counter()
-        est = {k: v.numpy() for k, v in sep.separate_tensor(mix, sr, stems="4").items()}
+        est = {k: v.numpy() for k, v in
+               sep.separate_tensor(mix, sr, stems="2" if two else "4").items()}
         spent += time.perf_counter() - t
         audio += mix.shape[1] / sr
         model_tracks.append(evaluate(est, refs, sr, name=d.name, fast=fast, sisdr=False))
-        base_tracks.append(evaluate({s: mix for s in STEMS}, refs, sr, name=d.name, fast=fast,
+        base_tracks.append(evaluate({s: mix for s in refs}, refs, sr, name=d.name, fast=fast,
                                     sisdr=False))
         print(f"  [{i + 1}/{len(dirs)}] {d.name}", file=sys.stderr, flush=True)
     return aggregate(model_tracks), aggregate(base_tracks), audio, spent
@@ -66,12 +71,13 @@ def score(sep: Separator, dirs: list[Path], fast: bool) -> tuple[dict, dict, flo
 def table(title: str, model: dict, base: dict) -> dict[str, dict[str, float]]:
     print(f"\n{title}\n{'stem':<8} {'model SDR':>10} {'mixture SDR':>12}")
     out: dict[str, dict[str, float]] = {}
-    for s in STEMS:
+    stems = list(model)
+    for s in stems:
         m, b = model[s]["SDR"]["median"], base[s]["SDR"]["median"]
         out[s] = {"sdr": round(m, 2), "mixture_sdr": round(b, 2)}
         print(f"{s:<8} {m:>10.2f} {b:>12.2f}")
-    avg_m = float(np.mean([out[s]["sdr"] for s in STEMS]))
-    avg_b = float(np.mean([out[s]["mixture_sdr"] for s in STEMS]))
+    avg_m = float(np.mean([out[s]["sdr"] for s in stems]))
+    avg_b = float(np.mean([out[s]["mixture_sdr"] for s in stems]))
     print(f"{'average':<8} {avg_m:>10.2f} {avg_b:>12.2f}")
     out["average"] = {"sdr": round(avg_m, 2), "mixture_sdr": round(avg_b, 2)}
     return out
