@@ -170,7 +170,8 @@ def train(cfg: TrainConfig, resume: bool = False,
 
     Args:
         cfg: the run's configuration.
-        resume: continue from ``cfg.out/checkpoint.pt`` (weights, optimiser, epoch, history).
+        resume: continue from ``cfg.out/checkpoint.pt`` (weights, optimiser, epoch, history);
+            the learning rate is ``cfg.lr`` (so a resumed run can continue at a lower rate).
         on_progress: called with ``("step", {...})`` after every step and ``("epoch", {...})``
             after every epoch (the CLI draws its progress bar from these).
 
@@ -217,6 +218,8 @@ def train(cfg: TrainConfig, resume: bool = False,
         optimizer.load_state_dict(ckpt["optimizer"])
         scheduler.load_state_dict(ckpt["scheduler"])
         state = ckpt["state"]
+        for group in optimizer.param_groups:  # the configured rate wins over the saved one
+            group["lr"] = cfg.lr
     net: torch.nn.Module = model
     if world > 1:
         net = torch.nn.parallel.DistributedDataParallel(model)
