@@ -103,6 +103,7 @@ class Separator:
         window: overlap-add window (default: the card's, else ``"taper"``).
         plan: chunk plan (default: the card's ``[engine] plan``, else ``"end"``; ``"demucs"``
             reproduces ``demucs.apply.apply_model``, see :mod:`separate.engine.overlap_add`).
+            The card's ``[engine] margin`` (seconds) sets the chunk-edge margin.
 
     Raises:
         ModelError: unknown model, missing or corrupt weights.
@@ -125,6 +126,7 @@ class Separator:
         self.batch_size = int(batch_size if batch_size is not None else engine.get("batch_size", 4))
         self.window = str(window if window is not None else engine.get("window", "taper"))
         self.plan = str(plan if plan is not None else engine.get("plan", "end"))
+        self.margin = float(engine.get("margin", 0.0))
         if self.segment <= 0:
             raise UsageError(f"--segment must be positive (got {self.segment})")
         if not 0 <= self.overlap < 1:
@@ -144,7 +146,7 @@ class Separator:
 
     def _stream(self, on_chunks: Callable[[int], None] | None = None) -> StreamSeparator:
         return StreamSeparator(self.model, self.segment, self.overlap, self.batch_size,
-                               self.device, self.window, on_chunks, self.plan)
+                               self.device, self.window, on_chunks, self.plan, self.margin)
 
     def separate_tensor(self, mix: torch.Tensor | np.ndarray, sample_rate: int,
                         stems: str | None = None, residual: bool = True,

@@ -24,18 +24,21 @@ def identity_model(x: torch.Tensor) -> torch.Tensor:
     batch=st.integers(1, 5),
     block=st.integers(1, 1000),
     window=st.sampled_from(["taper", "triangle", "rect"]),
+    margin=st.integers(0, 300),
+    align=st.sampled_from([1, 1, 32]),
 )
-def test_identity_reconstructs_exactly(length, segment, overlap, batch, block, window):
+def test_identity_reconstructs_exactly(length, segment, overlap, batch, block, window, margin,
+                                       align):
     rng = np.random.default_rng(length)
     x = rng.standard_normal((1, 2, length)).astype(np.float32)
     calls = []
     ola = OverlapAdd(identity_model, 1, segment, overlap, batch, window=window,
-                     on_chunks=calls.append)
+                     on_chunks=calls.append, margin=margin, align=align)
     blocks = [x[..., i:i + block] for i in range(0, length, block)]
     y = np.concatenate(list(ola.run(blocks)), axis=-1)
     assert y.shape == (1, 1, 2, length)
     np.testing.assert_allclose(y[:, 0], x, atol=1e-5)
-    assert sum(calls) == total_chunks(length, segment, overlap)
+    assert sum(calls) == total_chunks(length, segment, overlap, align=align)
 
 
 def test_window_is_positive_and_sums_to_one_in_the_interior():

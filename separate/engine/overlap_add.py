@@ -10,8 +10,16 @@ memory is bounded by a few segments whatever the length of the track.
 
 Chunk plan for a signal of ``N`` samples: regular chunks start at ``0, hop, 2·hop, …`` while
 they fit entirely; if they do not reach the end, one last chunk is aligned to the end (starts
-at ``N − segment`` rounded up to the ``align`` grid), so zero padding is limited to the only chunk
-of a signal shorter than ``segment`` and to less than ``align`` samples at the very end.
+at ``N − segment``), so no chunk but the only one of a signal shorter than ``segment`` sees zero
+padding. With ``align > 1`` (a fully convolutional model that declares its shift grid), the last
+chunk starts at ``N − segment`` rounded up to the grid and simply ends at ``N`` (a shorter
+chunk, no padding), and a signal shorter than ``segment`` is one unpadded chunk: the model then
+sees the end of the signal exactly as in one pass over the whole signal.
+
+``margin`` (samples) keeps the outer ``margin`` samples of every chunk out of the overlap-add
+(weight 1e-6, so that the first and last samples of the signal are still reconstructed): there
+the model lacks context beyond the chunk's edge. The crossfade then happens inside the overlap
+where both chunks have at least ``margin`` samples of context on each side.
 
 ``plan="demucs"`` reproduces ``demucs.apply.apply_model(split=True, shifts=0)`` instead: chunks
 start at ``0, hop, 2·hop, …`` for every start ``< N`` with ``hop = int(segment·(1 − overlap))``;
@@ -31,7 +39,7 @@ import numpy as np
 import torch
 
 
-def chunk_window(segment: int, hop: int, kind: str = "taper") -> np.ndarray:
+def chunk_window(segment: int, hop: int, kind: str = "taper", margin: int = 0) -> np.ndarray:
     """Window applied to every output chunk, ``float32 [segment]``, strictly positive.
 
     Args:
@@ -50,9 +58,12 @@ def chunk_window(segment: int, hop: int, kind: str = "taper") -> np.ndarray:
     if kind != "taper":
         raise ValueError(f"unknown window {kind!r}")
     overlap = segment - hop
+    margin = max(0, min(int(margin), (overlap - 1) // 2))
+    length = overlap - 2 * margin  # the crossfade, between the two margins
     rise = np.ones(segment)
-    ramp = np.sin(0.5 * np.pi * (np.arange(overlap) + 0.5) / overlap) ** 2
-    rise[:overlap] = ramp
+    rise[:margin] = 1e-6
+    ramp = np.sin(0.5 * np.pi * (np.arange(length) + 0.5) / length) ** 2
+    rise[margin: margin + length] = np.maximum(ramp, 1e-6)
     fall = rise[::-1]
     return np.minimum(rise, fall).astype(np.float32)
 
@@ -87,6 +98,8 @@ class OverlapAdd:
             strided layers downsample time by ``D`` frames of ``H`` samples is shift-equivariant
             only for shifts by multiples of ``D·H``; chunks on that grid give the same output as
             one pass over the whole signal, but for the missing context at their edges.
+        margin: samples at each chunk edge left out of the overlap-add ("taper" window; see
+            the module docstring).
 
     The stream is ``Iterable[ndarray [G, C, n]]``: ``G`` independent signals of ``C`` channels
     processed in lockstep (e.g. the channels of a stereo file through a mono model), whose chunks
@@ -98,7 +111,7 @@ class OverlapAdd:
                  segment: int, overlap: float = 0.25, batch_size: int = 4,
                  device: str | torch.device = "cpu", window: str = "taper",
                  on_chunks: Callable[[int], None] | None = None, plan: str = "end",
-                 align: int = 1):
+                 align: int = 1, margin: int = 0):
         if segment <= 0:
             raise ValueError("segment must be positive")
         if not 0 <= overlap < 1:
@@ -116,7 +129,7 @@ class OverlapAdd:
         self.align = max(1, int(align))
         self.batch_size = max(1, int(batch_size))
         self.device = torch.device(device)
-        self.window = chunk_window(self.segment, self.hop, window)
+        self.window = chunk_window(self.segment, self.hop, window, margin)
         self.on_chunks = on_chunks
 
     def _infer(self, chunks: list[np.ndarray]) -> np.ndarray:
@@ -167,7 +180,7 @@ class OverlapAdd:
                 ys.extend(self._infer([c for _, c, _, _ in pending[i:j]]))
                 i = j
             for (start, _, trim, keep), y in zip(pending, ys, strict=True):
-                if keep < seg:  # demucs plan, last chunks: centre of the output, window[:keep]
+                if keep < seg:  # last chunks (demucs plan; aligned end plan): window[:keep]
                     y = y[..., trim:trim + keep]
                     win = self.window[:keep]
                 else:
@@ -236,15 +249,21 @@ class OverlapAdd:
                 lo, hi = max(a, 0), min(a + size, total)
                 chunk[..., lo - a: hi - a] = buf[..., lo - buf_start: hi - buf_start]
                 pending.append((start, chunk, trim, keep))
-        elif last_start < 0:  # shorter than one segment: one zero-padded chunk
-            pad = np.zeros((*buf.shape[:-1], seg), dtype=np.float32)
-            pad[..., :total] = buf
-            pending.append((0, pad, 0, seg))
-        elif last_start + seg < total:  # end-aligned last chunk, its start on the align grid
-            start = -(-(total - seg) // self.align) * self.align  # zero-padded by < align
-            chunk = np.zeros((*buf.shape[:-1], seg), dtype=np.float32)
-            chunk[..., : total - start] = buf[..., start - buf_start: total - buf_start]
-            pending.append((start, chunk, 0, seg))
+        elif last_start < 0:  # shorter than one segment: one chunk
+            if self.align > 1:  # a grid-aligned model takes any length: no padding
+                pending.append((0, buf[..., :total], 0, total))
+            else:
+                pad = np.zeros((*buf.shape[:-1], seg), dtype=np.float32)
+                pad[..., :total] = buf
+                pending.append((0, pad, 0, seg))
+        elif last_start + seg < total:  # end-aligned last chunk
+            if self.align > 1:  # start on the grid, end at the signal's end (shorter chunk)
+                start = -(-(total - seg) // self.align) * self.align
+                pending.append((start, buf[..., start - buf_start: total - buf_start], 0,
+                                total - start))
+            else:
+                start = total - seg
+                pending.append((start, buf[..., start - buf_start: total - buf_start], 0, seg))
         flush()
         out = emit(total)
         if out is not None:

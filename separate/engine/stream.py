@@ -59,13 +59,16 @@ class StreamSeparator:
         device: where the model runs.
         window: overlap-add window (``"taper"``, ``"triangle"``, ``"rect"``).
         on_chunks: progress callback, called with chunks done after each model call.
+        margin: seconds at each chunk edge left out of the overlap-add (see
+            :mod:`separate.engine.overlap_add`).
         plan: chunk plan, ``"end"`` (default) or ``"demucs"`` (see
             :mod:`separate.engine.overlap_add`).
     """
 
     def __init__(self, model: torch.nn.Module, segment: float = 10.0, overlap: float = 0.25,
                  batch_size: int = 4, device: str | torch.device = "cpu", window: str = "taper",
-                 on_chunks: Callable[[int], None] | None = None, plan: str = "end"):
+                 on_chunks: Callable[[int], None] | None = None, plan: str = "end",
+                 margin: float = 0.0):
         self.model = model
         self.sources: list[str] = list(model.sources)  # type: ignore[arg-type]
         self.model_rate = int(model.sample_rate)  # type: ignore[arg-type]
@@ -75,7 +78,8 @@ class StreamSeparator:
         self.plan = plan
         self.align = int(getattr(model, "chunk_align", 1))
         self.ola = OverlapAdd(model, len(self.sources), self.segment_samples, overlap,
-                              batch_size, device, window, on_chunks, plan, self.align)
+                              batch_size, device, window, on_chunks, plan, self.align,
+                              int(round(margin * self.model_rate)))
 
     def chunks_for(self, frames: int, sample_rate: int) -> int:
         """Chunks needed for ``frames`` samples at ``sample_rate`` Hz (progress total)."""
