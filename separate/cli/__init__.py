@@ -10,20 +10,20 @@ import sys
 
 import typer
 
-from separate.cli import state
-from separate.cli.app import app
-from separate.errors import SeparateError
+from separate.cli import adapt as _adapt  # noqa: E402,F401
+from separate.cli import evaluate as _evaluate  # noqa: E402,F401
+from separate.cli import f0 as _f0  # noqa: E402,F401
+from separate.cli import fewshot as _fewshot  # noqa: E402,F401
+from separate.cli import marks as _marks  # noqa: E402,F401
+from separate.cli import models as _models  # noqa: E402,F401
 
 # Subcommand modules register themselves on `app` when imported.
 from separate.cli import split as _split  # noqa: E402,F401
-from separate.cli import evaluate as _evaluate  # noqa: E402,F401
-from separate.cli import models as _models  # noqa: E402,F401
+from separate.cli import state
 from separate.cli import synth as _synth  # noqa: E402,F401
-from separate.cli import adapt as _adapt  # noqa: E402,F401
-from separate.cli import marks as _marks  # noqa: E402,F401
 from separate.cli import train as _train  # noqa: E402,F401
-from separate.cli import fewshot as _fewshot  # noqa: E402,F401
-from separate.cli import f0 as _f0  # noqa: E402,F401
+from separate.cli.app import app
+from separate.errors import SeparateError
 
 __all__ = ["app", "main"]
 

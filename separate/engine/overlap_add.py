@@ -125,6 +125,7 @@ class OverlapAdd:
         if plan == "demucs":  # as demucs.apply.apply_model: int(), not round()
             self.hop = max(1, int((1 - overlap) * self.segment))
         else:
+            align = _effective_align(self.segment, align)
             self.hop = _aligned_hop(self.segment, overlap, align)
         self.align = max(1, int(align))
         self.batch_size = max(1, int(batch_size))
@@ -270,6 +271,12 @@ class OverlapAdd:
             yield out
 
 
+def _effective_align(segment: int, align: int) -> int:
+    """A segment shorter than the model's grid cannot start chunks on it: no alignment then."""
+    align = max(1, int(align))
+    return align if align <= segment else 1
+
+
 def _aligned_hop(segment: int, overlap: float, align: int = 1) -> int:
     """Chunk step of the ``"end"`` plan: ``segment·(1 − overlap)`` rounded to a multiple of
     ``align`` (at least ``align``, at most ``segment`` when possible)."""
@@ -286,6 +293,7 @@ def total_chunks(length: int, segment: int, overlap: float, plan: str = "end",
     if plan == "demucs":
         hop = max(1, int((1 - overlap) * segment))
     else:
+        align = _effective_align(segment, align)
         hop = _aligned_hop(segment, overlap, align)
     return count_chunks(length, segment, hop, plan) if length > 0 else 0
 
