@@ -96,7 +96,8 @@ def list_models(
             out_console().print_json(json.dumps(row))
         return
     table = Table(title="separate models", title_justify="left")
-    for col in ("name", "sources", "rate", "size", "weights", "cached", "licence", "SDR"):
+    table.add_column("name", no_wrap=True)  # names are what users copy into -m
+    for col in ("sources", "rate", "size", "weights", "cached", "licence", "SDR"):
         table.add_column(col, overflow="fold")
     for r in rows:
         table.add_row(r["name"], ", ".join(r["sources"]), f"{r['sample_rate']} Hz",
