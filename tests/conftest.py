@@ -35,3 +35,15 @@ def write_tone(path: Path, seconds: float = 1.0, sr: int = 44100, channels: int 
     path.parent.mkdir(parents=True, exist_ok=True)
     sf.write(str(path), x.T, sr, subtype=subtype)
     return x
+
+
+@pytest.fixture
+def one_torch_thread():
+    """Run a test with one torch intra-op thread. Small tensors gain nothing from more, and on a
+    busy 2-core machine OpenMP spin-waiting made such tests 5-50x slower with two."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

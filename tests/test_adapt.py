@@ -21,14 +21,8 @@ from separate.registry import card_from_dict, load_model, model_from_card
 SR = 8000
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    """One intra-op thread: on a busy 2-core machine, OpenMP spin-waiting made these small
-    models 20-50x slower with 2 threads (0.28 s vs 4.8-12.8 s for the same test)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+# one intra-op thread (conftest): small tensors, shared 2-core machine
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def tiny(sources=("a", "b"), channels=1, seed=0):

@@ -11,14 +11,8 @@ from separate.f0.split import fit_model, split_voices
 from separate.f0.track import F0Track, write_f0_csv
 from separate.nets.source_filter import SourceFilterModel
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny tensors: one intra-op thread is faster, and much faster on a loaded machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+# one intra-op thread (conftest): small tensors, shared 2-core machine
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 def _voice(f0: float, seconds: float, sr: int, tilt: float, vib: float = 0.0) -> np.ndarray:
     t = np.arange(int(seconds * sr)) / sr

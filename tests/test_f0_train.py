@@ -5,20 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import soundfile as sf
-import torch
 from typer.testing import CliRunner
 
 from separate.f0.split import load_source_filter, split_voices
 from separate.f0.track import F0Track, read_f0_csv, write_f0_csv
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny tensors: one intra-op thread is faster, and much faster on a loaded machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+# one intra-op thread (conftest): small tensors, shared 2-core machine
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 def _tone(f0: float, n: int, sr: int) -> np.ndarray:
     t = np.arange(n) / sr

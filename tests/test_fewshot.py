@@ -31,13 +31,8 @@ SR = 22050
 SMALL = dict(channels=[4, 8, 8, 8, 8, 8], filters=8, n_mels=32)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """One torch thread: the CI machine is shared, and small convolutions gain nothing from more."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+# one intra-op thread (conftest): small tensors, shared 2-core machine
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def small_model(**kw) -> FewShotSeparator:

@@ -20,14 +20,8 @@ from separate.nets.source_filter import (
     soft_mask_separation,
 )
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny tensors: one intra-op thread is faster, and much faster on a loaded machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+# one intra-op thread (conftest): small tensors, shared 2-core machine
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 def _lsf_of(a: np.ndarray) -> np.ndarray:
     """LSFs of A(z) = 1 + sum a_k z^-k from the roots of P and Q (the textbook definition)."""

@@ -7,7 +7,6 @@ import json
 import numpy as np
 import pytest
 import soundfile as sf
-import torch
 
 from separate.adapt import marks
 from separate.adapt.activations import load_activations
@@ -16,14 +15,8 @@ from separate.errors import InputError, UsageError
 SR = 16000
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    """One intra-op thread: on a busy 2-core machine, OpenMP spin-waiting made these small
-    models 20-50x slower with 2 threads (0.28 s vs 4.8-12.8 s for the same test)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+# one intra-op thread (conftest): small tensors, shared 2-core machine
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def synthetic_stems(folder, seconds=20.0):
