@@ -29,6 +29,16 @@ def train(
     segment: float | None = typer.Option(None, help="Excerpt length in seconds."),
     examples: int | None = typer.Option(None, help="Excerpts per epoch."),
     workers: int | None = typer.Option(None, help="Data-loading processes."),
+    real_vocals: list[Path] | None = typer.Option(
+        None, "--real-vocals", help="Real solo-voice recording, or folder of them (WAV/FLAC, any "
+        "rate, mono or not); repeat for several. Training excerpts then use a random chunk of "
+        "real singing as their vocal stem (see --real-vocals-prob). Isolated single voices "
+        "only: files beside a mixture.* (multitracks, evaluation clips) are refused."),
+    real_vocals_prob: float | None = typer.Option(
+        None, "--real-vocals-prob", min=0.0, max=1.0,
+        help="Probability per training excerpt of a real vocal stem when --real-vocals (or "
+        "real_vocals in --config) is given; default 0.5. Validation keeps the synthetic "
+        "vocals."),
     resume: bool = typer.Option(False, "--resume", help="Continue from RUN_DIR/checkpoint.pt."),
     export: str | None = typer.Option(None, "--export", help="After training, write "
                                       "models/NAME.toml + models/NAME.safetensors (best epoch)."),
@@ -37,7 +47,8 @@ def train(
     """Train a separation model on stems folders, with checkpoints and validation.
 
     Every epoch draws random excerpts (sources remixed across tracks, random gains, channel
-    swaps), validates on the valid split, checkpoints, and redraws RUN_DIR/loss.png. Distributed:
+    swaps; with --real-vocals, real singing as the vocal stem), validates on the valid split,
+    checkpoints, and redraws RUN_DIR/loss.png. Distributed:
     [bold]torchrun --nproc_per_node N -m separate train ...[/bold] (gloo on CPU, NCCL on GPU).
     """
     from separate.training import TrainConfig
@@ -51,9 +62,12 @@ def train(
             raise UsageError(f"{config}: cannot read training config ({exc})") from None
     opts.update({"data": [str(d) for d in data], "out": str(out), "arch": arch})
     for key, val in {"epochs": epochs, "batch_size": batch_size, "lr": lr, "segment": segment,
-                     "examples": examples, "workers": workers}.items():
+                     "examples": examples, "workers": workers,
+                     "real_vocals_prob": real_vocals_prob}.items():
         if val is not None:
             opts[key] = val
+    if real_vocals:
+        opts["real_vocals"] = [str(p) for p in real_vocals]
     try:
         cfg = TrainConfig.from_dict(opts)
     except (TypeError, ValueError) as exc:

@@ -6,7 +6,10 @@ A *stems folder* holds one sub-folder per track with one audio file per source
 
 Augmentation (Uhlich et al. 2017, as Open-Unmix does): every source of a training example may
 come from a different track (remixing across tracks), at a random offset, with a random gain
-(±``gain_db``) and a random swap of the stereo channels.
+(±``gain_db``) and a random swap of the stereo channels. With a pool of real solo-voice
+recordings (:class:`separate.training.real_vocals.RealVocals`), the vocal stem of a training
+excerpt is, with probability ``real_vocals_prob``, a chunk of real singing instead, and the
+mixture is the sum of the stems as always.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import soundfile as sf
 import torch
 
 from separate.errors import UsageError
+from separate.training.real_vocals import RealVocals
 
 STEM_EXTENSIONS = (".wav", ".flac")
 
@@ -88,11 +92,22 @@ class StemsDataset(torch.utils.data.Dataset):
             excerpts from each track (validation; the same every epoch).
         gain_db: range of the random gain.
         seed: base seed; each example's randomness derives from ``(seed, epoch, index)``.
+        real_vocals: pool of real solo singing for the ``vocals`` source (training only).
+        real_vocals_prob: probability that an excerpt's vocal stem comes from ``real_vocals``.
+            Its draws use their own random stream, so the other stems (and the synthetic
+            vocals that are kept) are the same excerpts as in a run without real vocals.
+
+    Raises:
+        UsageError: ``real_vocals`` given but ``vocals`` is not one of the sources.
     """
 
     def __init__(self, tracks: list[Track], sources: list[str], segment: int, channels: int = 2,
                  examples: int = 1000, augment: bool = True, gain_db: float = 6.0,
-                 seed: int = 0):
+                 seed: int = 0, real_vocals: RealVocals | None = None,
+                 real_vocals_prob: float = 0.0):
+        if real_vocals is not None and real_vocals_prob > 0 and "vocals" not in sources:
+            raise UsageError("--real-vocals needs a `vocals` source; sources are "
+                             + ", ".join(sources))
         self.tracks = tracks
         self.sources = sources
         self.segment = segment
@@ -101,6 +116,8 @@ class StemsDataset(torch.utils.data.Dataset):
         self.augment = augment
         self.gain_db = gain_db
         self.seed = seed
+        self.real_vocals = real_vocals
+        self.real_vocals_prob = real_vocals_prob if real_vocals is not None else 0.0
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
@@ -114,11 +131,19 @@ class StemsDataset(torch.utils.data.Dataset):
         stems = []
         fixed = self.tracks[index % len(self.tracks)]
         fixed_start = rng.randint(0, max(0, fixed.frames - self.segment))
+        real = None
+        if self.augment and self.real_vocals is not None and self.real_vocals_prob > 0:
+            vrng = random.Random(hash((self.seed, self.epoch, index, 1)))
+            if vrng.random() < self.real_vocals_prob:
+                real = self.real_vocals.chunk(vrng, self.segment, self.channels)
         for s in self.sources:
             track = rng.choice(self.tracks) if self.augment else fixed
             start = (rng.randint(0, max(0, track.frames - self.segment)) if self.augment
                      else fixed_start)
-            x = read_excerpt(track.files[s], start, self.segment, self.channels)
+            if real is not None and s == "vocals":
+                x = real  # the draws above still happen: other stems unchanged by the swap
+            else:
+                x = read_excerpt(track.files[s], start, self.segment, self.channels)
             if self.augment:
                 x = x * np.float32(10 ** (rng.uniform(-self.gain_db, self.gain_db) / 20))
                 if self.channels == 2 and rng.random() < 0.5:

@@ -22,6 +22,7 @@ import torch.distributed as dist
 from separate import nets
 from separate.training.data import StemsDataset, find_tracks
 from separate.training.losses import magnitude_l1, sdr_db, sdr_loss
+from separate.training.real_vocals import RealVocals
 
 
 @dataclass
@@ -42,6 +43,10 @@ class TrainConfig:
         seed: randomness of the excerpts and of the initial weights.
         max_steps: stop after this many optimiser steps in total (0 = no limit; tests).
         threads: torch intra-op threads (0 = torch's default).
+        real_vocals: files/folders of real solo singing mixed into training excerpts as the
+            vocal stem (:mod:`separate.training.real_vocals`; never evaluation material).
+        real_vocals_prob: probability per training excerpt of using ``real_vocals`` (no effect
+            without them).
     """
 
     data: list[str] = field(default_factory=list)
@@ -65,6 +70,8 @@ class TrainConfig:
     seed: int = 0
     max_steps: int = 0
     threads: int = 0
+    real_vocals: list[str] = field(default_factory=list)
+    real_vocals_prob: float = 0.5
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
@@ -191,8 +198,11 @@ def train(cfg: TrainConfig, resume: bool = False,
     segment = int(round(cfg.segment * cfg.sample_rate))
     train_tracks = [t for d in cfg.data for t in find_tracks(d, cfg.sources, "train")]
     valid_tracks = [t for d in cfg.data for t in find_tracks(d, cfg.sources, "valid")]
+    voices = (RealVocals(cfg.real_vocals, cfg.sample_rate)
+              if cfg.real_vocals and cfg.real_vocals_prob > 0 else None)
     train_set = StemsDataset(train_tracks, cfg.sources, segment, cfg.audio_channels,
-                             cfg.examples, augment=True, seed=cfg.seed)
+                             cfg.examples, augment=True, seed=cfg.seed, real_vocals=voices,
+                             real_vocals_prob=cfg.real_vocals_prob)
     valid_set = StemsDataset(valid_tracks, cfg.sources, segment, cfg.audio_channels,
                              cfg.valid_examples, augment=False, seed=cfg.seed + 1)
     from torch.utils.data.distributed import DistributedSampler
