@@ -95,8 +95,8 @@ def evaluate(
         sample_rate: Hz (both sides).
         name: track name (JSON file name, tables).
         win, hop: evaluation window and hop (s); museval's default is 1 s / 1 s.
-        fast: vectorised BSS-Eval (museval's numbers within 1e-5 dB; ~20x faster on 4-stem
-            stereo, 3-5x on mono/2-source material) instead of museval.
+        fast: vectorised BSS-Eval (museval's numbers within 3e-4 dB; 16-20x faster on 4-stem
+            stereo, 3-9x on mono/2-source material) instead of museval.
         mode: ``"v4"`` (SiSEC 2018, filters over the whole track) or ``"v3"`` (per window).
         bss, sisdr: which metric families to compute.
         activity: optional ``{source: bool[frames]}``: frames where the source plays. Windows

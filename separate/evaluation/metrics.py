@@ -9,8 +9,8 @@ computed in each window (``win``/``hop`` seconds, 1 s / 1 s by default) with the
 ``bss_eval_images`` criteria (SDR, ISR, SIR, SAR). ``mode="v3"`` re-estimates the filters in
 every window (BSS Eval v3 / mir_eval ``bss_eval_images_framewise``). ``fast=False`` calls
 ``museval.metrics.bss_eval`` itself; ``fast=True`` calls :mod:`separate.evaluation.fast_bsseval`
-(same definition, block-Levinson solver, within 1e-5 dB on the real clips; ~20x faster on
-4-stem stereo, 3-5x on mono or two-source material).
+(same definition, block-Levinson solver, within 3e-4 dB on the real clips; 16-20x faster
+in wall time on 4-stem stereo, 3-9x on mono or two-source material).
 
 **SI-SDR** (Le Roux, Wisdom, Erdogan, Hershey 2019, Sec. 2.2, Eq. 5): in each window,
 ``alpha = <est, ref> / |ref|²``; ``SI-SDR = 10 log10(|alpha ref|² / |alpha ref - est|²)`` with all
