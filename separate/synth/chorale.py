@@ -19,7 +19,6 @@ Pieces are assigned to splits by a hash of their corpus path, so no piece is in 
 from __future__ import annotations
 
 import hashlib
-import json
 import shutil
 from functools import lru_cache
 from pathlib import Path
@@ -226,6 +225,7 @@ def render_chorale_track(spec, out_root) -> dict:
         TAIL_SECONDS,
         _active_rms,
         _f0_from_notes,
+        _publish_track,
         _rng,
         _write_f0,
         _write_midi,
@@ -363,10 +363,7 @@ def render_chorale_track(spec, out_root) -> dict:
         "active_fraction": {n: round(float((c >= 0.5).mean()), 4)
                             for n, c in zip(names, conf, strict=True)},
     }
-    (tmp / "stems.json").write_text(json.dumps(meta, indent=1, sort_keys=True) + "\n")
-    if final.exists():
-        shutil.rmtree(final)
-    tmp.rename(final)
+    _publish_track(tmp, final, meta)
     return {
         "name": spec.name,
         "split": spec.split,

@@ -153,6 +153,18 @@ def write_wav(path: Path, audio: np.ndarray, sample_rate: int = SAMPLE_RATE) -> 
         f.write(np.ascontiguousarray(audio.T, dtype=np.float32))
 
 
+def _publish_track(tmp: Path, final: Path, meta: dict) -> None:
+    """Write ``stems.json`` into the finished temporary track folder, then move it into place.
+
+    The rename is the commit point: a crash before it leaves no half-written track under its
+    final name, and a re-render replaces an older folder whole.
+    """
+    (tmp / "stems.json").write_text(json.dumps(meta, indent=1, sort_keys=True) + "\n")
+    if final.exists():
+        shutil.rmtree(final)
+    tmp.rename(final)
+
+
 def _write_f0(path: Path, times: np.ndarray, f0: np.ndarray) -> None:
     lines = ["time,f0"] + [f"{t:.2f},{f:.3f}" for t, f in zip(times, f0, strict=False)]
     path.write_text("\n".join(lines) + "\n")
@@ -304,10 +316,7 @@ def render_track(spec: TrackSpec, out_root: str | os.PathLike) -> dict:
         "active_fraction": {s: round(float((c >= 0.5).mean()), 4)
                             for s, c in zip(BAND_STEMS, conf, strict=False)},
     }
-    (tmp / "stems.json").write_text(json.dumps(meta, indent=1, sort_keys=True) + "\n")
-    if final.exists():
-        shutil.rmtree(final)
-    tmp.rename(final)
+    _publish_track(tmp, final, meta)
     return {
         "name": spec.name,
         "split": spec.split,
