@@ -18,7 +18,8 @@ f0_app = typer.Typer(
     help=(
         "Pitch tracks and F0-informed separation of monophonic voices (choirs, ensembles).\n\n"
         "[bold]track[/bold] writes the F0 of N voices to a CSV (time, f0_1..f0_N; 0 Hz = "
-        "unvoiced); [bold]split[/bold] separates a mixture of N voices given their F0 with a "
+        "unvoiced); [bold]melody[/bold] separates a song's vocals and tracks their pitch; "
+        "[bold]split[/bold] separates a mixture of N voices given their F0 with a "
         "differentiable source-filter model (Schulze-Forster et al. 2023) or an F0-informed NMF "
         "baseline; [bold]train[/bold] trains the source-filter model on mixtures only "
         "(unsupervised)."
@@ -36,7 +37,9 @@ def track(
         "auto",
         "--method",
         help="pyin (librosa pYIN; several voices: iterated with harmonic cancellation), hsum "
-        "(harmonic-sum salience, iterative cancellation), auto (pyin for 1 voice, else hsum).",
+        "(harmonic-sum salience, iterative cancellation), salience (pitch-salience U-Net, "
+        "Jansson Ch. 5 / Bittner et al.: peaks of a learned salience map; trained on synthetic "
+        "ensembles and choirs), auto (pyin for 1 voice, else hsum).",
     ),
     voices: int = typer.Option(
         1,
@@ -50,25 +53,55 @@ def track(
         None, "-o", "--output", help="CSV to write (default: AUDIO with suffix .f0.csv)."
     ),
     plot: Path = typer.Option(
-        None, "--plot", help="Also save a spectrogram with the tracks (PNG)."
+        None,
+        "--plot",
+        help="Also save a PNG: the tracks over the salience map (--method salience) or over a "
+        "spectrogram (other methods).",
     ),
     fmin: float = typer.Option(65.0, help="Lowest F0 searched (Hz)."),
     fmax: float = typer.Option(1047.0, help="Highest F0 searched (Hz)."),
+    model: str = typer.Option(
+        None,
+        "-m",
+        "--model",
+        help="--method salience only: salience model card (name or .toml path). Default: the "
+        "shipped f0-salience (embedded weights, no network).",
+    ),
+    threshold: float = typer.Option(
+        None,
+        "--threshold",
+        min=0.0,
+        max=1.0,
+        help="--method salience only: voicing threshold on the salience (default 0.3); lower "
+        "finds more (and more spurious) notes.",
+    ),
 ) -> None:
     """Track the F0 of N monophonic voices and write [italic]time,f0_1..f0_N[/italic] as CSV.
 
-    Example: [bold]separate f0 track duet.wav --voices 2 -o duet.f0.csv --plot duet.png[/bold]
+    Examples:
+      [bold]separate f0 track duet.wav --voices 2 -o duet.f0.csv --plot duet.png[/bold]
+      [bold]separate f0 track quartet.wav --method salience -n 4 --plot quartet.png[/bold]
     """
     from separate.f0.io import read_mono
-    from separate.f0.track import plot_f0, track_f0, write_f0_csv
+    from separate.f0.track import METHODS, plot_f0, track_f0, write_f0_csv
 
-    if method not in ("auto", "pyin", "hsum"):
-        raise UsageError(f"unknown --method {method!r}; available: auto, pyin, hsum")
+    if method not in METHODS:
+        raise UsageError(f"unknown --method {method!r}; available: {', '.join(METHODS)}")
+    if method != "salience" and (model is not None or threshold is not None):
+        raise UsageError("--model and --threshold apply to --method salience only")
     if not 0 < fmin < fmax:
         raise UsageError("--fmin must be positive and below --fmax")
+    net = None
+    if method == "salience":
+        from separate.f0.salience import load_salience_model
+
+        net = load_salience_model(model)
     mono, sr = read_mono(audio)
     with err_console().status(f"tracking {voices} voice(s) with {method}…"):
-        result = track_f0(mono, sr, voices=voices, method=method, fmin=fmin, fmax=fmax)
+        result = track_f0(
+            mono, sr, voices=voices, method=method, fmin=fmin, fmax=fmax, model=net,
+            threshold=threshold,
+        )
     out = output or audio.with_name(audio.stem + ".f0.csv")
     write_f0_csv(out, result)
     voiced = (result.f0 > 0).mean(axis=1)
@@ -79,6 +112,62 @@ def track(
     )
     if plot is not None:
         plot_f0(plot, mono, sr, result)
+        err_console().print(f"wrote {plot}")
+
+
+@f0_app.command("melody")
+def melody(
+    song: Path = typer.Argument(..., help="A song (mixture; any format `separate split` reads)."),
+    output: Path = typer.Option(
+        None, "-o", "--output", help="CSV to write: time,f0_1 (default: SONG with .melody.csv)."
+    ),
+    plot: Path = typer.Option(
+        None, "--plot", help="Also save a PNG: the melody over the separated vocals' spectrogram."
+    ),
+    model: str = typer.Option(
+        "default",
+        "-m",
+        "--model",
+        help="Separation model with a vocals source (registry name or card path), e.g. default "
+        "or vocals (the same weights), htdemucs (downloads).",
+    ),
+    method: str = typer.Option(
+        "pyin",
+        "--method",
+        help="Pitch tracker run on the separated vocals: pyin (default) or salience (one voice).",
+    ),
+    vocals_out: Path = typer.Option(
+        None, "--vocals", help="Also write the separated vocals (mono WAV) here."
+    ),
+    fmin: float = typer.Option(65.0, help="Lowest F0 searched (Hz)."),
+    fmax: float = typer.Option(1047.0, help="Highest F0 searched (Hz)."),
+) -> None:
+    """Vocal melody of a song: separate the vocals, then track their pitch.
+
+    Jansson's 'separately trained' pipeline (Ch. 5): a separation model isolates the vocals,
+    pYIN tracks them. Writes [italic]time,f0_1[/italic] (Hz, 0 = unvoiced).
+
+    Example: [bold]separate f0 melody song.flac -o song.melody.csv --plot song.png[/bold]
+    """
+    from separate.f0.io import write_mono
+    from separate.f0.melody import MELODY_METHODS, track_melody_file
+    from separate.f0.track import plot_f0, write_f0_csv
+
+    if method not in MELODY_METHODS:
+        raise UsageError(f"unknown --method {method!r}; available: {', '.join(MELODY_METHODS)}")
+    if not 0 < fmin < fmax:
+        raise UsageError("--fmin must be positive and below --fmax")
+    with err_console().status(f"separating the vocals with {model}, then {method}…"):
+        res = track_melody_file(song, model=model, method=method, fmin=fmin, fmax=fmax)
+    out = output or song.with_name(song.stem + ".melody.csv")
+    write_f0_csv(out, res.track)
+    voiced = float((res.track.f0[0] > 0).mean())
+    err_console().print(f"wrote {out} ({len(res.track.times)} frames, {100 * voiced:.0f}% voiced)")
+    if vocals_out is not None:
+        write_mono(vocals_out, res.vocals, res.sample_rate)
+        err_console().print(f"wrote {vocals_out}")
+    if plot is not None:
+        plot_f0(plot, res.vocals, res.sample_rate, res.track)
         err_console().print(f"wrote {plot}")
 
 

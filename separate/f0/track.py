@@ -14,7 +14,9 @@ estimator, whose per-frame values are assigned to voices with the heuristic of S
   resynthesise the residual, track again; sub-harmonic errors (F0/2, F0/3) are corrected
   (:func:`fix_subharmonics`). Much weaker on 4 voices: pYIN's voicing rejects the residuals.
 
-The salience U-Net of Jansson Ch. 5 is not implemented yet.
+- ``salience``: the pitch-salience U-Net of Jansson Ch. 5 (after Bittner et al.'s Deep
+  Salience), :func:`separate.f0.salience.salience_track`: the peaks of a learned salience map,
+  assigned with the same heuristic. The only method trained on polyphonic data.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ import numpy as np
 from separate.errors import InputError
 from separate.f0.assign import assign_voices
 
-METHODS = ("auto", "pyin", "hsum")
+METHODS = ("auto", "pyin", "hsum", "salience")
 FMIN_HZ = 65.0  # C2
 FMAX_HZ = 1047.0  # C6
 
@@ -40,10 +42,13 @@ class F0Track:
     Attributes:
         times: ``float64 [frames]`` frame centres in seconds.
         f0: ``float64 [voices, frames]`` in Hz, 0 where a voice is unvoiced/silent.
+        salience: ``float32 [360, frames]`` pitch salience (``--method salience`` only, for the
+            plot; bins of :func:`separate.f0.salience.bin_frequencies`), else None.
     """
 
     times: np.ndarray
     f0: np.ndarray
+    salience: np.ndarray | None = None
 
     @property
     def voices(self) -> int:
@@ -169,16 +174,21 @@ def track_f0(
     method: str = "auto",
     fmin: float = FMIN_HZ,
     fmax: float = FMAX_HZ,
+    model=None,
+    threshold: float | None = None,
 ) -> F0Track:
     """F0 of ``voices`` monophonic voices in mono ``audio: float [time]``.
 
     Methods: ``pyin`` (one voice: pYIN; several: pYIN iterated with harmonic cancellation and
     sub-harmonic correction), ``hsum`` (harmonic-sum salience with iterative cancellation,
-    :func:`harmonic_sum_track`), ``auto`` (pyin for one voice, hsum for several). For several
-    voices the per-frame values are assigned with the heuristic of Sec. IV-B.
+    :func:`harmonic_sum_track`), ``salience`` (the salience U-Net: ``model`` is a card name/path
+    or a loaded network, default the shipped ``f0-salience``; ``threshold`` its voicing
+    threshold), ``auto`` (pyin for one voice, hsum for several). For several voices the
+    per-frame values are assigned with the heuristic of Sec. IV-B.
 
     Raises:
         ValueError: unknown ``method`` or ``voices < 1``.
+        ModelError: ``salience`` with a missing or broken model card.
     """
     if method not in METHODS:
         raise ValueError(f"unknown F0 method {method!r} (available: {', '.join(METHODS)})")
@@ -187,6 +197,15 @@ def track_f0(
     audio = np.asarray(audio, dtype=np.float32)
     if method == "auto":
         method = "pyin" if voices == 1 else "hsum"
+    if method == "salience":
+        from separate.f0.salience import DEFAULT_THRESHOLD, load_salience_model, salience_track
+
+        if model is None or isinstance(model, (str, Path)):
+            model = load_salience_model(model)
+        return salience_track(
+            audio, sample_rate, voices, model,
+            DEFAULT_THRESHOLD if threshold is None else threshold, fmin, fmax,
+        )
     if method == "hsum":
         candidates = harmonic_sum_track(audio, sample_rate, voices, fmin, fmax)
         _, hop = _frame_params(sample_rate)
@@ -332,27 +351,41 @@ def _is_number(s: str) -> bool:
 
 
 def plot_f0(path: str | Path, audio: np.ndarray, sample_rate: int, track: F0Track) -> None:
-    """Save a PNG: log-frequency spectrogram of mono ``audio`` with the F0 tracks over it."""
+    """Save a PNG: the tracks over the salience map (``track.salience``, method ``salience``)
+    or over a log-frequency spectrogram of mono ``audio`` (other methods)."""
     import librosa
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    n_fft, hop = _frame_params(sample_rate)
-    db = librosa.amplitude_to_db(
-        np.abs(librosa.stft(np.asarray(audio, np.float32), n_fft=n_fft, hop_length=hop)),
-        ref=np.max,
-    )
     fig, ax = plt.subplots(figsize=(10, 4))
-    t = librosa.frames_to_time(np.arange(db.shape[1]), sr=sample_rate, hop_length=hop)
-    freqs = librosa.fft_frequencies(sr=sample_rate, n_fft=n_fft)
-    ax.pcolormesh(t, freqs[1:], db[1:], shading="auto", cmap="magma", vmin=-80, vmax=0)
+    if track.salience is not None:
+        from separate.f0.salience import BINS_PER_OCTAVE, bin_frequencies
+
+        freqs = bin_frequencies()
+        edges = freqs[0] * 2.0 ** ((np.arange(len(freqs) + 1) - 0.5) / BINS_PER_OCTAVE)
+        t = track.times
+        dt = t[1] - t[0] if len(t) > 1 else 0.01
+        t_edges = np.concatenate([t - dt / 2, [t[-1] + dt / 2]]) if len(t) else np.zeros(1)
+        mesh = ax.pcolormesh(t_edges, edges, track.salience, shading="flat", cmap="magma",
+                             vmin=0, vmax=1)
+        fig.colorbar(mesh, ax=ax, label="salience", pad=0.01)
+        ax.set_ylim(max(FMIN_HZ * 0.8, freqs[0]), freqs[-1])
+    else:
+        n_fft, hop = _frame_params(sample_rate)
+        db = librosa.amplitude_to_db(
+            np.abs(librosa.stft(np.asarray(audio, np.float32), n_fft=n_fft, hop_length=hop)),
+            ref=np.max,
+        )
+        t = librosa.frames_to_time(np.arange(db.shape[1]), sr=sample_rate, hop_length=hop)
+        freqs = librosa.fft_frequencies(sr=sample_rate, n_fft=n_fft)
+        ax.pcolormesh(t, freqs[1:], db[1:], shading="auto", cmap="magma", vmin=-80, vmax=0)
+        ax.set_ylim(FMIN_HZ * 0.8, min(sample_rate / 2, 4000))
     ax.set_yscale("log")
-    ax.set_ylim(FMIN_HZ * 0.8, min(sample_rate / 2, 4000))
     for j in range(track.voices):
         f = np.where(track.f0[j] > 0, track.f0[j], np.nan)
-        ax.plot(track.times, f, lw=1.2, label=f"f0_{j + 1}")
+        ax.plot(track.times, f, lw=1.0, label=f"f0_{j + 1}")
     ax.set_xlabel("time (s)")
     ax.set_ylabel("frequency (Hz)")
     ax.legend(loc="upper right", fontsize=8)
