@@ -101,6 +101,30 @@ def oracle_f0(name: str, audio: np.ndarray, cache: Path, tag: str) -> F0Track:
     return track
 
 
+def write_train_mixtures(data: Path, out: Path, start: float, end: float, cache: Path) -> int:
+    """Training mixtures (J = 2 and 4, every one-singer-per-part combination) from the region
+    ``start``-``end`` s of the CSD song, as ``<name>.wav`` + ``<name>.f0.csv`` (pYIN on each
+    isolated singer) for :func:`separate.f0.train.train`. Only mixtures are written: training
+    never sees an isolated voice. Returns the number of mixtures."""
+    from separate.f0.io import write_mono
+
+    out.mkdir(parents=True, exist_ok=True)
+    a, b = int(start * SR), int(end * SR)
+    audio = {n: sf.read(data / f"{n}.flac", dtype="float32")[0][a:b] for ps in PARTS.values()
+             for n in ps}
+    tag = f"train{start:g}-{end:g}"
+    f0s = {n: oracle_f0(n, x, cache, tag) for n, x in audio.items()}
+    count = 0
+    for j in (2, 4):
+        for combo in mixtures(j):
+            name = f"csd_{j}_" + "+".join(c.removeprefix("nino_") for c in combo)
+            write_mono(out / f"{name}.wav", np.sum([audio[n] for n in combo], axis=0), SR)
+            f0 = F0Track(f0s[combo[0]].times, np.concatenate([f0s[n].f0 for n in combo]))
+            write_f0_csv(out / f"{name}.f0.csv", f0)
+            count += 1
+    return count
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--data", default="../shared/data/csd-nino-dios")
@@ -117,6 +141,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default=None, help="markdown file to write (JSON beside it)")
     ap.add_argument("--plot", default=None, help="box plot of the frame SI-SDRs (PNG)")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--write-train", default=None, metavar="DIR",
+                    help="only write training mixtures of --train-region to DIR, then exit")
+    ap.add_argument("--train-region", default="0,52", help="start,end (s) of the training part")
     args = ap.parse_args(argv)
 
     torch.set_num_threads(args.threads)
@@ -132,6 +159,11 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     cache = Path(args.cache)
     cache.mkdir(parents=True, exist_ok=True)
+    if args.write_train:
+        lo, hi = (float(v) for v in args.train_region.split(","))
+        n = write_train_mixtures(data, Path(args.write_train), lo, hi, cache)
+        print(f"wrote {n} training mixtures ({lo:g}-{hi:g} s) to {args.write_train}")
+        return 0
     tag = f"{args.start:g}-{args.seconds:g}"
 
     audio: dict[str, np.ndarray] = {}

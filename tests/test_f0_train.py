@@ -65,3 +65,45 @@ def test_train_without_data_is_a_usage_error(tmp_path):
     with pytest.raises(SystemExit) as e:
         main(["f0", "train", str(tmp_path), "-n", "2", "-o", str(tmp_path / "x")])
     assert e.value.code == 2
+
+
+def _write_item(folder, name: str, f0s: list[float], sr: int = 16000, n: int = 16000) -> None:
+    times = np.arange(0, n / sr, 0.01)
+    sf.write(folder / f"{name}.wav", sum(_tone(f, n, sr) for f in f0s), sr)
+    write_f0_csv(folder / f"{name}.f0.csv",
+                 F0Track(times, np.stack([np.full_like(times, f) for f in f0s])))
+
+
+def test_train_mixes_voice_counts_checkpoints_and_resumes(tmp_path):
+    from separate.f0.train import train
+
+    data = tmp_path / "data"
+    data.mkdir()
+    _write_item(data, "duet", [440.0, 220.0])
+    _write_item(data, "trio", [523.0, 330.0, 131.0])
+    _write_item(data, "quartet", [523.0, 392.0, 262.0, 131.0])  # J=4: not asked for, ignored
+    out, ckpt = tmp_path / "m" / "f0-t", tmp_path / "ckpt.pt"
+    kw = dict(batch=2, segment_seconds=0.25, model_args={"hidden": 8}, checkpoint=ckpt,
+              lr=1e-3, lr_final=1e-4)
+    s = train(data, (2, 3), out, steps=3, **kw)
+    assert s["steps"] == 3 and s["stopped_by"] == "steps" and ckpt.is_file()
+    assert s["items_per_voices"] == {"2": 1, "3": 1}
+    s = train(data, (2, 3), out, steps=5, **kw)  # resumes at step 3
+    assert s["steps"] == 5
+    import torch
+
+    assert len(torch.load(ckpt, weights_only=False)["losses"]) == 5
+    card = load_source_filter(out.with_suffix(".toml"))
+    assert card.enc_gru.hidden_size == 8
+
+
+def test_train_stops_at_the_cpu_budget(tmp_path):
+    from separate.f0.train import train
+
+    data = tmp_path / "data"
+    data.mkdir()
+    _write_item(data, "duet", [440.0, 220.0])
+    s = train(data, 2, tmp_path / "f0-t", steps=100, batch=1, segment_seconds=0.25,
+              model_args={"hidden": 8}, max_cpu_seconds=0.0)
+    assert s["steps"] == 0 and s["stopped_by"] == "cpu budget"
+    assert (tmp_path / "f0-t.safetensors").is_file()
