@@ -190,10 +190,15 @@ def run_fewshot(model, item_mix, target, pos, neg=()) -> float:
 
 
 def train_classes(corpus: Path, max_tracks: int | None) -> set[str]:
-    return {v.cls for t in load_split(corpus, "train", max_tracks=max_tracks) for v in t.voices}
+    """Classes of the train split's voices (read from ``stems.json`` only, no audio)."""
+    from separate.fewshot.data import read_stems_json
+
+    dirs = sorted(p.parent for p in (Path(corpus) / "train").glob("*/stems.json"))
+    return {c for d in dirs[:max_tracks] for c in read_stems_json(d / "stems.json").values()}
 
 
 def synthetic(args, models: dict) -> dict:
+    """Every (sharded) test item through every row; returns per-item SDRs (see :func:`rows_of`)."""
     tracks = load_split(args.corpus, "test", max_tracks=args.max_tracks)
     if args.seconds:
         n = int(args.seconds * SR)
@@ -208,52 +213,92 @@ def synthetic(args, models: dict) -> dict:
         card = getattr(m, "card", None)
         held |= set((card.training.get("held_out") or []) if card else [])
     unseen = {it.cls for it in items if it.cls not in seen_train or it.cls in held}
-    rng = np.random.default_rng(args.seed)
-    res: dict[str, dict[str, list[list[float]]]] = {}  # row -> class -> draws -> item SDRs
+    rng = np.random.default_rng(args.seed + 1000 * args.shard[0])
+    # row -> item id -> per-draw SDRs (a draw of None: row not run for that draw)
+    res: dict[str, dict[str, list[float | None]]] = {}
+    classes: dict[str, str] = {}
 
-    def add(row, cls, draw, value):
-        d = res.setdefault(row, {}).setdefault(cls, [])
+    def add(row, it, draw, value):
+        iid = f"{it.track.name}/{it.track.voices[it.vi].name}"
+        classes[iid] = it.cls
+        d = res.setdefault(row, {}).setdefault(iid, [])
         while len(d) <= draw:
-            d.append([])
-        d[draw].append(value)
+            d.append(None)
+        d[draw] = value
 
     t0 = time.time()
-    for k, it in enumerate(items):
+    k0, nsh = args.shard
+    mine = items[k0::nsh]  # examples of other tracks/classes still come from all items
+    for k, it in enumerate(mine):
         mix, tgt = it.mix, it.target
-        add("mixture", it.cls, 0, target_sdr(tgt, mix, mix, SR))
-        if "baseline" in models:
-            b = models["baseline"]
+        add("mixture", it, 0, target_sdr(tgt, mix, mix, SR))
+        for key in [k for k in models if k.startswith("baseline")]:
+            b = models[key]
             if it.cls in b.classes:
                 b.condition(it.cls)
-                add("baseline", it.cls, 0, target_sdr(tgt, fewshot_array(b, mix, SR), mix, SR))
+                add(key, it, 0, target_sdr(tgt, fewshot_array(b, mix, SR), mix, SR))
         for d in range(args.draws):
             if "fewshot" in models:
                 for n in args.shots:
                     pos = examples_for(it, items, rng, n, "same")
-                    add(f"{n}-shot", it.cls, d, run_fewshot(models["fewshot"], mix, tgt, pos))
+                    add(f"{n}-shot", it, d, run_fewshot(models["fewshot"], mix, tgt, pos))
                 pos = examples_for(it, items, rng, 5, "other")
                 if pos:
-                    add("5-shot, other track", it.cls, d,
+                    add("5-shot, other track", it, d,
                         run_fewshot(models["fewshot"], mix, tgt, pos))
                 pos = examples_for(it, items, rng, 5, "ms")
-                add("5-shot, multi-source examples", it.cls, d,
+                add("5-shot, multi-source examples", it, d,
                     run_fewshot(models["fewshot"], mix, tgt, pos))
                 pos = examples_for(it, items, rng, 5, "wrong")
                 if pos:
-                    add("control: 5 examples of other classes", it.cls, d,
+                    add("control: 5 examples of other classes", it, d,
                         run_fewshot(models["fewshot"], mix, tgt, pos))
             if "ms" in models:
                 pos = examples_for(it, items, rng, 5, "ms")
-                add("5-shot MS model, multi-source examples", it.cls, d,
+                add("5-shot MS model, multi-source examples", it, d,
                     run_fewshot(models["ms"], mix, tgt, pos))
             if "neg" in models and it.others:
                 pos = examples_for(it, items, rng, 5, "same")
                 neg = negatives_for(it, rng, 5)
-                add("5-shot +Neg", it.cls, d, run_fewshot(models["neg"], mix, tgt, pos, neg))
-        print(f"  item {k + 1}/{len(items)} ({it.track.name}/{it.cls}) "
-              f"{time.time() - t0:.0f} s", file=sys.stderr)
-    return {"results": res, "unseen": sorted(unseen), "items": len(items),
+                add("5-shot +Neg", it, d, run_fewshot(models["neg"], mix, tgt, pos, neg))
+        print(f"  item {k + 1}/{len(mine)} ({it.track.name}/{it.cls}) "
+              f"{time.time() - t0:.0f} s", file=sys.stderr, flush=True)
+    return {"per_item": res, "classes": classes, "unseen": sorted(unseen),
             "tracks": len(tracks), "seconds": time.time() - t0}
+
+
+def rows_of(syn: dict) -> dict[str, dict[str, list[list[float]]]]:
+    """Per-item results → ``row -> class -> draws -> item SDRs`` (what the tables average)."""
+    res: dict[str, dict[str, list[list[float]]]] = {}
+    for row, per_item in syn["per_item"].items():
+        for iid, vals in per_item.items():
+            d = res.setdefault(row, {}).setdefault(syn["classes"][iid], [])
+            for k, v in enumerate(vals):
+                while len(d) <= k:
+                    d.append([])
+                if v is not None:
+                    d[k].append(v)
+    return res
+
+
+def merge_runs(runs: list[dict]) -> dict:
+    """Union of several raw JSON results (shards, or a +Neg run after the main one): per item
+    and row the later run wins; real-data sets are taken whole from the last run holding them."""
+    out: dict = {}
+    for r in runs:
+        for key, val in r.items():
+            if key != "synthetic":
+                out[key] = val
+                continue
+            syn = out.setdefault("synthetic", {"per_item": {}, "classes": {}, "unseen": [],
+                                               "tracks": 0, "seconds": 0.0})
+            for row, items in val["per_item"].items():
+                syn["per_item"].setdefault(row, {}).update(items)
+            syn["classes"].update(val["classes"])
+            syn["unseen"] = sorted(set(syn["unseen"]) | set(val["unseen"]))
+            syn["tracks"] = max(syn["tracks"], val["tracks"])
+            syn["seconds"] += val["seconds"]
+    return out
 
 
 def cell(per_draw: list[list[float]]) -> tuple[float, float, int]:
@@ -391,19 +436,56 @@ def tiny_setup(args) -> None:
     args.corpus = root / "corpus"
 
 
+def render(raw: dict, header: list[str]) -> str:
+    """The markdown tables of a (merged) raw result."""
+    out = list(header)
+    if "synthetic" in raw:
+        syn = raw["synthetic"]
+        res = rows_of(syn)
+        classes = sorted({c for r in res.values() for c in r})
+        seen = [c for c in classes if c not in syn["unseen"]]
+        unseen = [c for c in classes if c in syn["unseen"]]
+        shots = sorted((r for r in res if r.endswith("-shot") and r[:-5].isdigit()),
+                       key=lambda r: int(r[:-5]))
+        rows1 = ["mixture", *sorted(r for r in res if r.startswith("baseline")), *shots]
+        draws = max((len(v) for r in syn["per_item"].values() for v in r.values()), default=0)
+        out += [f"Synthetic test split: {syn['tracks']} tracks, {len(syn['classes'])} target "
+                f"voices ({len(seen)} seen, {len(unseen)} unseen classes), up to {draws} draws "
+                f"of examples ({syn['seconds']:.0f} s of wall time).", ""]
+        out.append(table(res, rows1, seen, "Table 1: seen classes, SDR (dB)"))
+        out.append(table(res, rows1, unseen, "Table 2: unseen classes, SDR (dB)"))
+        rows3 = ["5-shot", "5-shot, other track", "5-shot, multi-source examples",
+                 "5-shot MS model, multi-source examples", "5-shot +Neg",
+                 "control: 5 examples of other classes"]
+        out.append(table(res, rows3, seen, "Table 3: 5-shot, example constraints (seen classes)"))
+        out.append(table(res, rows3, unseen, "Table 3b: the same on unseen classes"))
+    for name in ("medleydb-jazz", "bach10-ass"):
+        if name in raw:
+            out.append(real_table(raw[name], f"{name}: examples from the first half, evaluation "
+                                             "on the second half, SDR (dB)"))
+    return "\n".join(out)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--corpus", type=Path, help="synthetic corpus root (with test/ and train/)")
     ap.add_argument("--model", help="few-shot model (registry name or card path)")
     ap.add_argument("--baseline", help="class-conditioned baseline model")
+    ap.add_argument("--baseline-extra", action="append", default=[], metavar="LABEL=MODEL",
+                    help="another baseline, shown as the row 'baseline (LABEL)' (repeatable)")
     ap.add_argument("--neg-model", help="few-shot model trained with negatives (+Neg)")
     ap.add_argument("--ms-model", help="few-shot model trained with multi-source examples (MS)")
     ap.add_argument("--draws", type=int, default=10, help="random draws of examples (10)")
     ap.add_argument("--shots", default="1,2,3,4,5", help="numbers of examples (1,2,3,4,5)")
     ap.add_argument("--max-tracks", type=int, help="at most N test (and train) tracks")
     ap.add_argument("--seconds", type=float, help="crop test tracks to S seconds")
+    ap.add_argument("--shard", default="0/1", metavar="K/N",
+                    help="run only test items K, K+N, K+2N, ... (parallel runs; see --merge)")
     ap.add_argument("--real", default="medleydb-jazz,bach10-ass",
                     help="real datasets under ../shared/data ('' for none)")
+    ap.add_argument("--merge", type=Path, nargs="+", metavar="JSON",
+                    help="render the tables of earlier --json results (shards, a +Neg run) "
+                         "instead of running anything")
     ap.add_argument("--out", type=Path, help="write the tables (markdown) here")
     ap.add_argument("--json", type=Path, help="write the raw results (JSON) here")
     ap.add_argument("--seed", type=int, default=0)
@@ -411,48 +493,51 @@ def main() -> None:
     ap.add_argument("--tiny", action="store_true", help="smoke run on a toy corpus")
     ap.add_argument("--tiny-steps", type=int, default=20)
     args = ap.parse_args()
+    when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    header = [f"## Few-shot separation experiment ({when})", "",
+              "Command: `" + " ".join(sys.argv) + "`", ""]
+    if args.merge:
+        raw = merge_runs([json.loads(p.read_text()) for p in args.merge])
+        _emit(render(raw, header), raw, args)
+        return
+    k, _, n = args.shard.partition("/")
+    try:
+        args.shard = (int(k), int(n))
+        assert 0 <= args.shard[0] < args.shard[1]
+    except (ValueError, AssertionError):
+        ap.error(f"--shard needs K/N with 0 <= K < N, got {args.shard!r}")
     torch.set_num_threads(args.threads)
     args.shots = [int(s) for s in args.shots.split(",") if s]
     if args.tiny:
         tiny_setup(args)
     models = {}
-    for key, spec in (("fewshot", args.model), ("baseline", args.baseline),
-                      ("neg", args.neg_model), ("ms", args.ms_model)):
+    specs = [("fewshot", args.model), ("baseline", args.baseline), ("neg", args.neg_model),
+             ("ms", args.ms_model)]
+    for extra in args.baseline_extra:
+        label, _, spec = extra.partition("=")
+        if not spec:
+            ap.error(f"--baseline-extra needs LABEL=MODEL, got {extra!r}")
+        specs.append((f"baseline ({label})", spec))
+    for key, spec in specs:
         if spec:
             models[key] = load_fewshot_model(spec)
-    when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-    out = [f"## Few-shot separation experiment ({when})", "",
-           "Command: `" + " ".join(sys.argv) + "`", ""]
     if args.tiny:
-        out += ["**Smoke run** (`--tiny`): toy corpus, models trained for "
-                f"{args.tiny_steps} steps. The numbers test the script, not the method.", ""]
+        header += ["**Smoke run** (`--tiny`): toy corpus, models trained for "
+                   f"{args.tiny_steps} steps. The numbers test the script, not the method.", ""]
     raw: dict = {}
     if args.corpus and models:
-        syn = synthetic(args, models)
-        raw["synthetic"] = syn
-        res = syn["results"]
-        classes = sorted({c for r in res.values() for c in r})
-        seen = [c for c in classes if c not in syn["unseen"]]
-        rows1 = ["mixture", "baseline", *[f"{n}-shot" for n in args.shots]]
-        out += [f"Synthetic test split: {syn['tracks']} tracks, {syn['items']} target voices, "
-                f"{args.draws} draws of examples ({syn['seconds']:.0f} s).", ""]
-        out.append(table(res, rows1, seen, "Table 1: seen classes, SDR (dB)"))
-        out.append(table(res, rows1, syn["unseen"], "Table 2: unseen classes, SDR (dB)"))
-        rows3 = ["5-shot", "5-shot, other track", "5-shot, multi-source examples",
-                 "5-shot MS model, multi-source examples", "5-shot +Neg",
-                 "control: 5 examples of other classes"]
-        out.append(table(res, rows3, seen, "Table 3: 5-shot, example constraints (seen classes)"))
+        raw["synthetic"] = synthetic(args, models)
     for name in [r for r in args.real.split(",") if r]:
         if "fewshot" not in models:
             break
         if not (DATA / name).is_dir():
-            out.append(f"({name}: {DATA / name} absent, skipped)\n")
+            header.append(f"({name}: {DATA / name} absent, skipped)\n")
             continue
-        r = real(args, models["fewshot"], name)
-        raw[name] = r
-        out.append(real_table(r, f"{name}: examples from the first half, evaluation on the "
-                                 "second half, SDR (dB)"))
-    text = "\n".join(out)
+        raw[name] = real(args, models["fewshot"], name)
+    _emit(render(raw, header), raw, args)
+
+
+def _emit(text: str, raw: dict, args) -> None:
     print(text)
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -46,3 +46,27 @@ def test_cell_is_mean_and_std_of_per_draw_means(exp):
     assert exp.fmt([[1.0, 2.0]]) == "1.50"
     pooled = exp.merge({"a": [[1.0], [2.0]], "b": [[3.0], [4.0]]}, ["a", "b"])
     assert pooled == [[1.0, 3.0], [2.0, 4.0]]
+
+
+def test_shards_and_a_later_run_merge_per_item(exp):
+    """Shards (and a +Neg run after the main one) merge per item; a row is averaged per draw."""
+    a = {"synthetic": {"per_item": {"mixture": {"t1/v1": [0.0]}, "5-shot": {"t1/v1": [2.0, 4.0]}},
+                       "classes": {"t1/v1": "piano"}, "unseen": [], "tracks": 2, "seconds": 1.0}}
+    b = {"synthetic": {"per_item": {"mixture": {"t2/v1": [-2.0]}, "5-shot": {"t2/v1": [6.0, 8.0]},
+                                    "baseline": {"t2/v1": [1.0]}},
+                       "classes": {"t2/v1": "accordion"}, "unseen": ["accordion"], "tracks": 2,
+                       "seconds": 2.0}}
+    neg = {"synthetic": {"per_item": {"mixture": {"t1/v1": [0.0]},
+                                      "5-shot +Neg": {"t1/v1": [5.0, None]}},
+                         "classes": {"t1/v1": "piano"}, "unseen": [], "tracks": 2, "seconds": 1.0}}
+    raw = exp.merge_runs([a, b, neg])
+    syn = raw["synthetic"]
+    assert syn["unseen"] == ["accordion"] and syn["seconds"] == 4.0
+    assert syn["per_item"]["mixture"] == {"t1/v1": [0.0], "t2/v1": [-2.0]}  # no double count
+    rows = exp.rows_of(syn)
+    assert rows["5-shot"] == {"piano": [[2.0], [4.0]], "accordion": [[6.0], [8.0]]}
+    assert rows["5-shot +Neg"] == {"piano": [[5.0], []]}  # a draw not run is not a value
+    text = exp.render(raw, [])
+    t1 = text.split("### Table 2")[0]
+    assert "| 5-shot | 3.00 ± 1.00 | 3.00 ± 1.00 |" in t1  # seen: piano only
+    assert "| baseline | 1.00 | 1.00 |" in text.split("### Table 2")[1]  # unseen: accordion

@@ -107,6 +107,7 @@ def fewshot_train(
     batch_size: int = typer.Option(16, "--batch-size"),
     lr: float = typer.Option(1e-3, "--lr"),
     valid_every: int = typer.Option(250, "--valid-every", help="Steps between validations."),
+    valid_batches: int = typer.Option(8, "--valid-batches", help="Fixed validation batches."),
     patience: int = typer.Option(8, "--patience", help="Early stopping: validations without "
                                  "improvement."),
     channels: str = typer.Option(
@@ -117,6 +118,23 @@ def fewshot_train(
     max_tracks: int = typer.Option(None, "--max-tracks", help="Read at most N tracks per split."),
     threads: int = typer.Option(None, "--threads", help="torch threads."),
     seed: int = typer.Option(0, "--seed"),
+    max_cpu_minutes: float = typer.Option(
+        None, "--max-cpu-minutes", help="Stop once the run has used this much CPU time "
+        "(summed over resumes); the best state so far is exported."
+    ),
+    checkpoint_dir: Path = typer.Option(
+        None, "--checkpoint-dir", help="Write last.pt here every --checkpoint-minutes and at "
+        "every validation (and stepN.pt at the --save-at steps)."
+    ),
+    checkpoint_minutes: float = typer.Option(5.0, "--checkpoint-minutes"),
+    save_at: str = typer.Option(
+        "", "--save-at", help="Comma-separated steps whose checkpoint is kept as stepN.pt."
+    ),
+    resume: bool = typer.Option(False, "--resume", help="Continue from CHECKPOINT_DIR/last.pt."),
+    init: Path = typer.Option(
+        None, "--init", help="Start from this checkpoint (.pt) or model (.safetensors/.toml), "
+        "e.g. fine-tune +Neg from a few-shot checkpoint."
+    ),
 ) -> None:
     """Train the few-shot model (or its class-conditioned baseline) on a multitrack corpus.
 
@@ -137,13 +155,23 @@ def fewshot_train(
         widths = [int(c) for c in channels.split(",")]
     except ValueError:
         raise UsageError(f"--channels must be comma-separated integers, got {channels!r}") from None
+    try:
+        keep = [int(c) for c in save_at.split(",") if c.strip()]
+    except ValueError:
+        raise UsageError(f"--save-at must be comma-separated integers, got {save_at!r}") from None
+    if (resume or keep) and checkpoint_dir is None:
+        raise UsageError("--resume and --save-at need --checkpoint-dir")
     cfg = TrainConfig(
         corpus=str(corpus), out=str(out), kind=kind, negatives=negatives,
         examples_from=examples_from, multi_source_p=multi_source,
         held_out=[c.strip() for c in held_out.split(",") if c.strip()], steps=steps,
         batch_size=batch_size, lr=lr, valid_every=valid_every, patience=patience,
+        valid_batches=valid_batches,
         max_tracks=max_tracks, threads=threads, seed=seed, channels=widths, filters=filters,
-        n_mels=n_mels,
+        n_mels=n_mels, max_cpu_minutes=max_cpu_minutes,
+        checkpoint_dir=str(checkpoint_dir) if checkpoint_dir else None,
+        checkpoint_minutes=checkpoint_minutes, save_at=keep, resume=resume,
+        init=str(init) if init else None,
     )
     with Progress(
         TextColumn("[bold]train[/bold]"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
@@ -165,6 +193,7 @@ def fewshot_train(
         except (FileNotFoundError, ValueError) as exc:
             raise UsageError(str(exc)) from None
     out_console().print(
-        f"best valid loss {result['best_valid']:.3f} after {result['steps']} steps "
-        f"({result['seconds']:.0f} s): {result['weights']}, {result['card']}", highlight=False,
+        f"best valid loss {result['best_valid']:.3f} at step {result['best_step']} of "
+        f"{result['steps']} ({result['seconds']:.0f} s, {result['cpu_seconds']:.0f} CPU-s): "
+        f"{result['weights']}, {result['card']}", highlight=False,
     )
