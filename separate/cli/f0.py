@@ -122,7 +122,10 @@ def melody(
         None, "-o", "--output", help="CSV to write: time,f0_1 (default: SONG with .melody.csv)."
     ),
     plot: Path = typer.Option(
-        None, "--plot", help="Also save a PNG: the melody over the separated vocals' spectrogram."
+        None,
+        "--plot",
+        help="Also save a PNG: the melody over the separated vocals' spectrogram (their "
+        "salience map with --method salience).",
     ),
     model: str = typer.Option(
         "default",
