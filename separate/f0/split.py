@@ -7,8 +7,9 @@ rate, cut into segments (4 s, as in Sec. IV-A), optionally used to fit the model
 synthesised and the synthesised voices give soft masks for the whole mixture (Sec. III-C).
 
 Models are read from a card (``models/f0-*.toml``, ``arch = "source_filter"``) with safetensors
-weights; :func:`load_source_filter` with ``None`` builds an untrained model (random weights),
-which is only useful with ``fit_steps > 0``.
+weights. The default, :data:`DEFAULT_MODEL` (``models/f0-choir.toml``), is embedded in the
+package: no network. :func:`load_source_filter` with ``None`` or ``"untrained"`` builds an
+untrained model (random weights), which is only useful with ``fit_steps > 0``.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ from separate.nets.source_filter import (
 )
 
 ARCH = "source_filter"
+DEFAULT_MODEL = "f0-choir"
+UNTRAINED = "untrained"
 SEGMENT_SECONDS = 4.0
 
 Progress = Callable[[str, int, int], None]  # (phase, done, total)
@@ -37,13 +40,14 @@ Progress = Callable[[str, int, int], None]  # (phase, done, total)
 def load_source_filter(
     spec: str | Path | None, seed: int = 0, hidden: int = 256
 ) -> SourceFilterModel:
-    """The source-filter model of a card (name or path), or a fresh one when ``spec`` is None
-    (``hidden``: its GRU/MLP width; smaller fits faster on a CPU).
+    """The source-filter model of a card (name or path, e.g. :data:`DEFAULT_MODEL`), or a fresh
+    one when ``spec`` is None or ``"untrained"`` (``hidden``: its GRU/MLP width; smaller fits
+    faster on a CPU).
 
     Raises:
         ModelError: unknown model, a card of another architecture, missing/corrupt weights.
     """
-    if spec is None:
+    if spec is None or spec == UNTRAINED:
         torch.manual_seed(seed)
         return SourceFilterModel(hidden=hidden)
     from safetensors.torch import load_file
@@ -63,7 +67,7 @@ def load_source_filter(
         model.load_state_dict(load_file(str(path)))
     except (RuntimeError, OSError) as exc:
         raise ModelError(f"model {card.name!r}: cannot load weights ({exc})") from None
-    return model
+    return model.eval()
 
 
 def _segments(mix: torch.Tensor, f0_frames: torch.Tensor, seg: int, hop: int):
@@ -132,7 +136,7 @@ def split_voices(
     Args:
         f0: F0 of each voice (Hz, 0 = silent), voice order = output order.
         method: ``"model"`` (source-filter model, Sec. III) or ``"nmf"`` (NMF1, Sec. IV-C).
-        model: the source-filter model (None: an untrained one; then use ``fit_steps``).
+        model: the source-filter model (None: the embedded :data:`DEFAULT_MODEL`).
         fit_steps: Adam steps on the mixture itself before separating (learning-free use).
         fit_lr: their learning rate.
 
@@ -149,7 +153,7 @@ def split_voices(
         return nmf_separate(mix, sample_rate, f0)
     if method != "model":
         raise ValueError(f"unknown method {method!r} (model, nmf)")
-    model = model if model is not None else load_source_filter(None, seed)
+    model = model if model is not None else load_source_filter(DEFAULT_MODEL)
     sr = model.sample_rate
     x = torch.from_numpy(resample(mix, sample_rate, sr))
     seg = int(round(SEGMENT_SECONDS * sr / model.hop)) * model.hop
