@@ -191,11 +191,12 @@ def split(
         "baseline (NMF1, Ewert & Müller).",
     ),
     model: str = typer.Option(
-        None,
+        "f0-choir",
         "-m",
         "--model",
-        help="Source-filter model card (name or .toml path). Default: an untrained model, "
-        "meaningful only with --fit-steps.",
+        help="Source-filter model card (name or .toml path). Default: f0-choir (embedded, "
+        "trained unsupervised on choir mixtures). 'untrained': random weights, meaningful only "
+        "with --fit-steps.",
     ),
     fit_steps: int = typer.Option(
         0,
@@ -206,7 +207,7 @@ def split(
     ),
     fit_lr: float = typer.Option(1e-3, "--fit-lr", help="Learning rate of --fit-steps."),
     hidden: int = typer.Option(
-        256, "--hidden", help="Width of an untrained model (without -m); 128 fits ~2x faster."
+        256, "--hidden", help="Width of an untrained model (-m untrained); 128 fits ~2x faster."
     ),
     output: Path = typer.Option(
         None, "-o", "--output", help="Output folder (default: AUDIO's stem + '_voices')."
@@ -230,7 +231,7 @@ def split(
 
     if method not in ("model", "nmf"):
         raise UsageError(f"unknown --method {method!r}; use model or nmf")
-    if method == "nmf" and (model is not None or fit_steps):
+    if method == "nmf" and (model != "f0-choir" or fit_steps):
         raise UsageError("--model and --fit-steps apply to --method model only")
     mono, sr = read_mono(audio)
     out_dir = output or audio.with_name(audio.stem + "_voices")
@@ -249,7 +250,7 @@ def split(
     net = None
     if method == "model":
         net = load_source_filter(model, seed, hidden=hidden)
-        if model is None and fit_steps == 0:
+        if model == "untrained" and fit_steps == 0:
             err_console().print(
                 "[yellow]warning:[/yellow] untrained source-filter model without --fit-steps: "
                 "the masks follow the F0 only"
