@@ -2,25 +2,29 @@
 
 Mixtures of J = 2 and J = 4 singers of the Choral Singing Dataset song in
 ``../shared/data/csd-nino-dios`` (one singer per part, every combination), an excerpt of each.
+The trained model ``f0-choir`` saw mixtures of the first 52 s of this song (``--write-train``
+writes them); evaluate on the rest (``--start 54``), never on the training region.
 Methods:
 
 - ``dummy``        every estimate is mixture / J (the paper's reference point);
 - ``nmf``          F0-informed NMF baseline (NMF1) with oracle F0;
 - ``sf-fit``       the source-filter model, untrained, fitted for ``--fit-steps`` on the test
                    mixture itself (unsupervised: mixture + F0 only), oracle F0;
-- ``sf-fit-est``   the same with F0 from ``separate f0 track`` on the mixture (pYIN iterated with
-                   harmonic cancellation + Sec. IV-B voice assignment);
-- ``sf-model``     a trained source-filter card (``--model``), oracle F0;
+- ``sf-fit-est``   the same with F0 from ``separate f0 track`` on the mixture (harmonic-sum
+                   multi-F0 + Sec. IV-B voice assignment);
+- ``sf-model``     the trained source-filter card ``--model`` (default ``f0-choir``), oracle F0;
+- ``sf-model-fit`` the same plus ``--fit-steps`` on the test mixture;
+- ``sf-model-est``, ``sf-model-est-fit``: the trained model with F0 from ``f0 track``;
 
 where "oracle F0" is pYIN on each isolated singer (as the issue asks). Metric: SI-SDR on 1 s
 frames without overlap; silent reference frames are excluded (Sec. V-A; here: 30 dB below the
 voice's 95th-percentile frame energy, see :func:`frame_scores`). Prints a markdown table and
 writes it (plus JSON) to ``--out``.
 
-Example (short, CPU-friendly)::
+Example (short, CPU-friendly; ``--append`` adds methods to an earlier run's table)::
 
-    nice -n 19 .venv/bin/python benchmarks/experiment_f0.py --seconds 20 --max-mixtures 2 \
-        --methods dummy,nmf,sf-fit --fit-steps 100
+    nice -n 19 .venv/bin/python benchmarks/experiment_f0.py --start 54 --seconds 48 \
+        --max-mixtures 2 --methods dummy,nmf,sf-model --out /tmp/f0.md
 """
 
 from __future__ import annotations
@@ -46,7 +50,10 @@ PARTS = {
     "B": ["nino_Bajos_104", "nino_Bajos_204"],
 }
 SR = 16000
-ALL_METHODS = ("dummy", "nmf", "sf-fit", "sf-fit-est", "sf-model")
+ALL_METHODS = (
+    "dummy", "nmf", "sf-fit", "sf-fit-est", "sf-model", "sf-model-fit", "sf-model-est",
+    "sf-model-est-fit",
+)
 
 
 def si_sdr(est: np.ndarray, ref: np.ndarray, eps: float = 1e-10) -> float:
@@ -125,6 +132,17 @@ def write_train_mixtures(data: Path, out: Path, start: float, end: float, cache:
     return count
 
 
+def estimated_f0(mix: np.ndarray, voices: int, combo: tuple[str, ...], cache: Path,
+                 tag: str) -> F0Track:
+    """F0 of ``voices`` voices tracked on the mixture (``separate f0 track``), cached."""
+    path = cache / f"est_{'+'.join(combo)}.{tag}.f0.csv"
+    if path.is_file():
+        return read_f0_csv(path)
+    track = track_f0(mix, SR, voices=voices)
+    write_f0_csv(path, track)
+    return track
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--data", default="../shared/data/csd-nino-dios")
@@ -136,7 +154,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--fit-steps", type=int, default=100)
     ap.add_argument("--fit-lr", type=float, default=3e-3)
     ap.add_argument("--hidden", type=int, default=128, help="width of the untrained sf-fit model")
-    ap.add_argument("--model", default=None, help="trained source-filter card for sf-model")
+    ap.add_argument("--model", default="f0-choir", help="trained source-filter card (sf-model*)")
+    ap.add_argument("--append", action="store_true",
+                    help="merge into the results of --out's JSON (a method run again replaces "
+                    "its earlier scores)")
     ap.add_argument("--cache", default="/tmp/separate-f0-cache", help="oracle F0 cache")
     ap.add_argument("--out", default=None, help="markdown file to write (JSON beside it)")
     ap.add_argument("--plot", default=None, help="box plot of the frame SI-SDRs (PNG)")
@@ -151,8 +172,6 @@ def main(argv: list[str] | None = None) -> int:
     unknown = set(methods) - set(ALL_METHODS)
     if unknown:
         ap.error(f"unknown methods {sorted(unknown)}; known: {ALL_METHODS}")
-    if "sf-model" in methods and not args.model:
-        ap.error("sf-model needs --model")
     data = Path(args.data) / "audio_16kHz"
     if not data.is_dir():
         print(f"skip: {data} not found", file=sys.stderr)
@@ -180,6 +199,29 @@ def main(argv: list[str] | None = None) -> int:
 
     results: dict[str, dict[str, list[float]]] = {}
     timing: dict[str, float] = {}
+    notes: dict[str, str] = {}
+    commands: list[str] = []
+    out = Path(args.out) if args.out else None
+    if args.append and out is not None and out.with_suffix(".json").is_file():
+        old = json.loads(out.with_suffix(".json").read_text())
+        results, timing = old["scores"], old["cpu_seconds"]
+        notes, commands = old.get("notes", {}), old.get("commands", [])
+    cmd = "nice -n 19 .venv/bin/python benchmarks/experiment_f0.py " + " ".join(
+        sys.argv[1:] if argv is None else argv
+    )
+    commands.append(cmd)
+    fit = f"{args.fit_steps} fit steps (lr {args.fit_lr:g})"
+    describe = {
+        "dummy": "mixture / J",
+        "nmf": "NMF1, oracle F0",
+        "sf-fit": f"untrained (width {args.hidden}) + {fit}, oracle F0",
+        "sf-fit-est": f"untrained (width {args.hidden}) + {fit}, F0 from f0 track",
+        "sf-model": f"{args.model}, oracle F0",
+        "sf-model-fit": f"{args.model} + {fit}, oracle F0",
+        "sf-model-est": f"{args.model}, F0 from f0 track",
+        "sf-model-est-fit": f"{args.model} + {fit}, F0 from f0 track",
+    }
+    fresh: set[str] = set()
     for j in [int(v) for v in args.voices.split(",")]:
         combos = spread(mixtures(j), args.max_mixtures)
         for combo in combos:
@@ -188,52 +230,57 @@ def main(argv: list[str] | None = None) -> int:
             oracle = F0Track(f0s[combo[0]].times, np.concatenate([f0s[n].f0 for n in combo]))
             print(f"J={j} {'+'.join(combo)}", file=sys.stderr, flush=True)
             for m in methods:
-                t0 = time.time()
+                key = f"J={j} {m}"
+                if key not in fresh:  # a method run again replaces its earlier scores
+                    fresh.add(key)
+                    results.setdefault(f"J={j}", {})[m] = []
+                    timing[key] = 0.0
+                notes[m] = describe[m]
+                t0 = time.process_time()
                 if m == "dummy":
                     est = np.tile(mix / j, (j, 1))
                 elif m == "nmf":
                     est = split_voices(mix, SR, oracle, method="nmf")
-                elif m in ("sf-fit", "sf-fit-est"):
-                    f0 = oracle if m == "sf-fit" else track_f0(mix, SR, voices=j)
-                    est = split_voices(
-                        mix, SR, f0, model=load_source_filter(None, hidden=args.hidden),
-                        fit_steps=args.fit_steps,
-                        fit_lr=args.fit_lr,
-                    )
                 else:
-                    est = split_voices(mix, SR, oracle, model=load_source_filter(args.model))
+                    f0 = estimated_f0(mix, j, combo, cache, tag) if "-est" in m else oracle
+                    if m.startswith("sf-fit"):
+                        model = load_source_filter(None, hidden=args.hidden)
+                    else:
+                        model = load_source_filter(args.model)
+                    steps = args.fit_steps if m.endswith("fit") else 0
+                    est = split_voices(mix, SR, f0, model=model, fit_steps=steps,
+                                       fit_lr=args.fit_lr)
                 scores = frame_scores(est, refs)
-                results.setdefault(f"J={j}", {}).setdefault(m, []).extend(scores)
-                timing[f"J={j} {m}"] = timing.get(f"J={j} {m}", 0.0) + time.time() - t0
-                print(f"  {m:11s} median {np.median(scores):6.2f} dB ({len(scores)} frames, "
-                      f"{time.time() - t0:.1f} s)", file=sys.stderr, flush=True)
+                results[f"J={j}"][m].extend(scores)
+                timing[key] += time.process_time() - t0
+                print(f"  {m:16s} median {np.median(scores):6.2f} dB ({len(scores)} frames, "
+                      f"{time.process_time() - t0:.1f} s CPU)", file=sys.stderr, flush=True)
 
-    cmd = "nice -n 19 .venv/bin/python benchmarks/experiment_f0.py " + " ".join(
-        sys.argv[1:] if argv is None else argv
-    )
     lines = [
         f"Excerpt {args.start:g}-{args.start + (b - a) / SR:g} s of CSD 'Niño Dios', "
-        f"{args.max_mixtures or 'all'} mixture(s) per J, fit steps {args.fit_steps} "
-        f"(lr {args.fit_lr:g}, untrained model width {args.hidden}).",
+        f"{args.max_mixtures or 'all'} mixture(s) per J.",
         "",
-        f"Command: `{cmd}`",
+        "Commands:",
         "",
-        "| J | method | median SI-SDR (dB) | mean | frames | wall time (s) |",
-        "|---|---|---|---|---|---|",
+        *[f"    {c}" for c in commands],
+        "",
+        "| J | method | configuration | median SI-SDR (dB) | mean | frames | CPU time (s) |",
+        "|---|---|---|---|---|---|---|",
     ]
-    for jkey, per in results.items():
-        for m, sc in per.items():
+    for jkey in sorted(results):
+        for m in [m for m in ALL_METHODS if m in results[jkey]]:
+            sc = results[jkey][m]
             lines.append(
-                f"| {jkey[2:]} | {m} | {np.median(sc):.2f} | {np.mean(sc):.2f} | {len(sc)} | "
-                f"{timing[f'{jkey} {m}']:.0f} |"
+                f"| {jkey[2:]} | {m} | {notes.get(m, '')} | {np.median(sc):.2f} | "
+                f"{np.mean(sc):.2f} | {len(sc)} | {timing[f'{jkey} {m}']:.0f} |"
             )
     table = "\n".join(lines)
     print(table)
-    if args.out:
-        out = Path(args.out)
+    if out is not None:
         out.write_text(table + "\n", encoding="utf-8")
         out.with_suffix(".json").write_text(
-            json.dumps({"args": vars(args), "scores": results, "seconds": timing}, indent=1)
+            json.dumps({"args": vars(args), "commands": commands, "notes": notes,
+                        "scores": results, "cpu_seconds": timing}, indent=1)
         )
     if args.plot:
         plot_scores(results, args.plot)
