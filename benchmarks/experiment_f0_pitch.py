@@ -208,7 +208,7 @@ def _plot(path: Path, tr, ref_t, ref, name: str) -> None:
     plt.close(fig)
 
 
-SONG_METHODS = ("melody", "melody-salience", "pyin-mix", "salience-mix")
+SONG_METHODS = ("melody", "melody-salience", "pyin-mix", "salience-mix", "salience-vocals")
 
 
 def song_melody(model, methods: list[str]) -> list[dict]:
@@ -230,6 +230,8 @@ def song_melody(model, methods: list[str]) -> list[dict]:
         "pyin-mix": ("pYIN on the mixture", lambda: pyin_track(mix, sr)),
         "salience-mix": ("salience on the mixture (1 voice)",
                          lambda: track_f0(mix, sr, 1, "salience", model=model)),
+        "salience-vocals": ("salience on the isolated vocals (1 voice)",
+                            lambda: track_f0(voc, sr, 1, "salience", model=model)),
     }
     rows = []
     for key in methods:
