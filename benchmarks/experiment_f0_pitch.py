@@ -143,6 +143,50 @@ def multipitch(dirs: list[Path], methods: list[str], model, max_tracks: int, sec
     return rows
 
 
+CSD = SHARED / "csd-nino-dios" / "audio_16kHz"
+CSD_SETS = {
+    "J=4 set 1": ["nino_Soprano_105", "nino_ContraAlt_107", "nino_tenor1-06-2", "nino_Bajos_104"],
+    "J=4 set 2": ["nino_Soprano_205", "nino_ContraAlt_207", "nino_tenor2-06-2", "nino_Bajos_204"],
+    "J=2 set 1": ["nino_Soprano_105", "nino_ContraAlt_107"],
+    "J=2 set 2": ["nino_Soprano_205", "nino_ContraAlt_207"],
+}
+
+
+def csd_multipitch(methods: list[str], model, start: float, seconds: float) -> list[dict]:
+    """Multi-F0 on real choir mixtures: CSD singers summed (one per part), reference = pYIN on
+    each isolated singer (the same 'oracle' as benchmarks/experiment_f0.py)."""
+    import mir_eval
+
+    from separate.f0.track import pyin_track
+
+    if not CSD.exists():
+        print(f"  (skipped: {CSD} not found)", flush=True)
+        return []
+    rows = []
+    for name, singers in CSD_SETS.items():
+        voices = []
+        for n in singers:
+            a, sr = read_mono(CSD / f"{n}.flac")
+            voices.append(a[int(start * sr) : int((start + seconds) * sr)])
+        mix = np.sum(voices, axis=0)
+        refs = [pyin_track(v, sr) for v in voices]
+        ref_t = refs[0].times
+        ref = [col[col > 0] for col in np.stack([r.at(ref_t)[0] for r in refs]).T]
+        for m in methods:
+            tr, cpu = _timed(track_f0, mix, sr, len(singers), m,
+                             model=model if m == "salience" else None)
+            est = [col[col > 0] for col in tr.f0.T]
+            sc = mir_eval.multipitch.evaluate(ref_t, ref, tr.times, est)
+            row = {"split": "csd-nino-dios", "track": name, "voices": len(singers), "method": m,
+                   "cpu_s": round(cpu, 1), "seconds": seconds,
+                   "accuracy": float(sc["Accuracy"]), "precision": float(sc["Precision"]),
+                   "recall": float(sc["Recall"]), "chroma_accuracy": float(sc["Chroma Accuracy"])}
+            rows.append(row)
+            print(f"  CSD {name:10s} {m:9s} acc {row['accuracy']:.3f} P {row['precision']:.3f} "
+                  f"R {row['recall']:.3f}", flush=True)
+    return rows
+
+
 def tune_threshold(dirs: list[Path], model, thresholds: list[float], max_tracks: int,
                    seconds: float) -> list[dict]:
     """Multi-F0 accuracy of the salience tracker per voicing threshold on *valid* splits (one
@@ -287,8 +331,10 @@ def _song_table(rows: list[dict]) -> str:
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--parts", default="mono,multi,song",
-                    help="which measurements to run: mono, multi, song, tune (threshold sweep "
-                    "on --valid)")
+                    help="which measurements to run: mono, multi, song, csd (real choir "
+                    "mixtures), tune (threshold sweep on --valid)")
+    ap.add_argument("--csd-start", type=float, default=30.0, help="CSD excerpt start (s)")
+    ap.add_argument("--csd-seconds", type=float, default=20.0, help="CSD excerpt length (s)")
     ap.add_argument("--valid", type=Path, nargs="*",
                     default=[p.parent / "valid" for p in SYNTH],
                     help="valid-split folders for --parts tune")
@@ -325,6 +371,10 @@ def main(argv: list[str] | None = None) -> None:
         print("multi-F0 (mir_eval.multipitch):", flush=True)
         res["multi"] = multipitch(a.synthetic, a.multi_methods.split(","), model, a.max_tracks,
                                   a.seconds, a.plot)
+    if "csd" in parts:
+        print("multi-F0 on CSD choir mixtures (reference: pYIN per singer):", flush=True)
+        res["csd"] = csd_multipitch(a.multi_methods.split(","), model, a.csd_start,
+                                    a.csd_seconds)
     if "song" in parts:
         print("vocal melody of a song:", flush=True)
         res["song"] = song_melody(model, a.song_methods.split(","))
@@ -340,6 +390,10 @@ def main(argv: list[str] | None = None) -> None:
     if "multi" in res:
         md += [f"### Multi-F0 on the synthetic test splits (first {a.seconds:g} s of "
                f"{a.max_tracks} tracks per split)", "", _multi_tables(res["multi"]), ""]
+    if res.get("csd"):
+        md += [f"### Multi-F0 on CSD choir mixtures ({a.csd_start:g}-"
+               f"{a.csd_start + a.csd_seconds:g} s; reference: pYIN on each singer)", "",
+               _multi_tables(res["csd"]), ""]
     if "song" in res:
         md += ["### Vocal melody of MUSDB18 '80s Rock' (7 s; reference: pYIN on the isolated "
                "vocals)", "", _song_table(res["song"]), ""]
