@@ -295,7 +295,8 @@ def plot_scores(results: dict[str, dict[str, list[float]]], path: str) -> None:
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, len(results), figsize=(5 * len(results), 4), squeeze=False)
-    for ax, (jkey, per) in zip(axes[0], results.items(), strict=True):
+    for ax, (jkey, per) in zip(axes[0], sorted(results.items()), strict=True):
+        per = {m: per[m] for m in ALL_METHODS if m in per}
         ax.boxplot(list(per.values()), showfliers=False)
         ax.set_xticks(range(1, len(per) + 1), list(per.keys()), rotation=20)
         ax.set_title(jkey)
