@@ -41,6 +41,11 @@ Usage::
     python benchmarks/experiment_fewshot.py --tiny   # smoke run: toy corpus, models trained for
                                                      # a few steps; numbers are meaningless
 
+Parallel runs: ``--shard K/N`` evaluates test items K, K+N, ... (``--real ''`` to leave out the
+real sets, run them once separately); ``--json`` keeps per-item raw results and ``--merge A.json
+B.json ...`` renders the tables of their union. ``--baseline-extra LABEL=MODEL`` adds another
+baseline row. The measured tables are in docs/fewshot-results.md.
+
 Models are registry names or card paths; a table row is skipped when its model is not given.
 """
 
