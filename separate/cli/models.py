@@ -98,7 +98,7 @@ def list_models(
     table = Table(title="separate models", title_justify="left")
     table.add_column("name", no_wrap=True)  # names are what users copy into -m
     for col in ("sources", "rate", "size", "weights", "cached", "licence", "SDR"):
-        table.add_column(col, overflow="fold")
+        table.add_column(col, overflow="fold", min_width=len(col))  # headers never fold
     for r in rows:
         table.add_row(r["name"], ", ".join(r["sources"]), f"{r['sample_rate']} Hz",
                       "—" if r["size"] == 0 else _human(r["size"]), r["weights"], r["cached"],
