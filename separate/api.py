@@ -266,13 +266,15 @@ def separate_file(path: str | os.PathLike[str], out_dir: str | os.PathLike[str],
 
 
 # The other subcommands' entry points, re-exported lazily (importing them pulls in librosa,
-# museval...): `from separate.api import adapt, evaluate, fewshot, track_f0, split_voices`.
+# museval...): `from separate.api import adapt, evaluate, fewshot, track_f0, split_voices`,
+# `track_melody`.
 _LAZY = {
     "adapt": ("separate.adapt.run", "adapt"),
     "fewshot": ("separate.fewshot.api", "fewshot_file"),
     "fewshot_array": ("separate.fewshot.api", "fewshot_array"),
     "track_f0": ("separate.f0.track", "track_f0"),
     "split_voices": ("separate.f0.split", "split_voices"),
+    "track_melody": ("separate.f0.melody", "track_melody"),
     "evaluate": ("separate.evaluation", "evaluate"),
 }
 
