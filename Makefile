@@ -14,7 +14,7 @@ SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEBS    := ffmpeg fluidsynth fluid-soundfont-gm musescore-general-soundfont avldrums.lv2-soundfont
 PYTEST_ARGS ?=
 
-.PHONY: install debs split test test-all bench lint experiment-adapt experiment-fewshot experiment-f0 synth-data clean
+.PHONY: install debs split test test-all bench lint experiment-adapt experiment-fewshot experiment-f0 experiment-f0-pitch synth-data clean
 
 install: $(STAMP)
 
@@ -57,13 +57,20 @@ experiment-adapt: install
 
 # needs trained few-shot cards (see docs/fewshot-results.md for the training commands)
 experiment-fewshot: install
-	$(PY) benchmarks/experiment_fewshot.py --corpus data/ensemble --model fewshot --baseline fewshot-class --neg-model fewshot-neg --ms-model fewshot-ms --out docs/fewshot-results.md
+	nice -n 19 $(PY) benchmarks/experiment_fewshot.py --corpus data/synth-ensemble --model fewshot --baseline fewshot-class --neg-model fewshot-neg --draws 3 --seconds 20 --out docs/fewshot-experiment.md
 
 experiment-f0: install
-	nice -n 19 $(PY) benchmarks/experiment_f0.py --seconds 20 --max-mixtures 1 --methods dummy,nmf,sf-fit,sf-fit-est --fit-steps 100 --out docs/f0-experiment.md --plot docs/f0-experiment.png
+	nice -n 19 $(PY) benchmarks/experiment_f0.py --voices 2,4 --start 54 --seconds 48 --max-mixtures 3 --methods dummy,nmf --out docs/f0-experiment.md
+	nice -n 19 $(PY) benchmarks/experiment_f0.py --voices 2,4 --start 54 --seconds 48 --max-mixtures 3 --methods sf-model,sf-model-est,sf-model-fit,sf-model-est-fit --fit-steps 100 --fit-lr 1e-3 --append --out docs/f0-experiment.md --plot docs/f0-experiment.png
+	nice -n 19 $(PY) benchmarks/experiment_f0.py --voices 2,4 --start 54 --seconds 48 --max-mixtures 3 --methods sf-fit --fit-steps 0 --hidden 128 --append --out docs/f0-experiment.md
+
+experiment-f0-pitch: install
+	nice -n 19 $(PY) benchmarks/experiment_f0_pitch.py --max-tracks 4 --seconds 20 --out /tmp/f0-pitch.md
 
 synth-data: install
 	$(VENV)/bin/separate synth data/synth --hours 2 --seed 1 --jobs 2
+	$(VENV)/bin/separate synth data/synth-ensemble --kind ensemble --hours 1 --seed 2 --jobs 2
+	$(VENV)/bin/separate synth data/synth-choir --kind choir --hours 0.5 --seed 3 --jobs 2
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache
