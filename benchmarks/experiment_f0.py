@@ -14,7 +14,9 @@ Methods:
                    multi-F0 + Sec. IV-B voice assignment);
 - ``sf-model``     the trained source-filter card ``--model`` (default ``f0-choir``), oracle F0;
 - ``sf-model-fit`` the same plus ``--fit-steps`` on the test mixture;
-- ``sf-model-est``, ``sf-model-est-fit``: the trained model with F0 from ``f0 track``;
+- ``sf-model-est``, ``sf-model-est-fit``: the trained model with F0 from ``f0 track``
+  (harmonic sum, ``--method hsum``);
+- ``sf-model-sal``, ``sf-model-sal-fit``: the same with F0 from ``f0 track --method salience``;
 
 where "oracle F0" is pYIN on each isolated singer (as the issue asks). Metric: SI-SDR on 1 s
 frames without overlap; silent reference frames are excluded (Sec. V-A; here: 30 dB below the
@@ -52,7 +54,7 @@ PARTS = {
 SR = 16000
 ALL_METHODS = (
     "dummy", "nmf", "sf-fit", "sf-fit-est", "sf-model", "sf-model-fit", "sf-model-est",
-    "sf-model-est-fit",
+    "sf-model-est-fit", "sf-model-sal", "sf-model-sal-fit",
 )
 
 
@@ -133,12 +135,13 @@ def write_train_mixtures(data: Path, out: Path, start: float, end: float, cache:
 
 
 def estimated_f0(mix: np.ndarray, voices: int, combo: tuple[str, ...], cache: Path,
-                 tag: str) -> F0Track:
+                 tag: str, method: str = "hsum") -> F0Track:
     """F0 of ``voices`` voices tracked on the mixture (``separate f0 track``), cached."""
-    path = cache / f"est_{'+'.join(combo)}.{tag}.f0.csv"
+    suffix = "" if method == "hsum" else f".{method}"
+    path = cache / f"est_{'+'.join(combo)}.{tag}{suffix}.f0.csv"
     if path.is_file():
         return read_f0_csv(path)
-    track = track_f0(mix, SR, voices=voices)
+    track = track_f0(mix, SR, voices=voices, method=method)
     write_f0_csv(path, track)
     return track
 
@@ -220,6 +223,8 @@ def main(argv: list[str] | None = None) -> int:
         "sf-model-fit": f"{args.model} + {fit}, oracle F0",
         "sf-model-est": f"{args.model}, F0 from f0 track",
         "sf-model-est-fit": f"{args.model} + {fit}, F0 from f0 track",
+        "sf-model-sal": f"{args.model}, F0 from f0 track --method salience",
+        "sf-model-sal-fit": f"{args.model} + {fit}, F0 from f0 track --method salience",
     }
     fresh: set[str] = set()
     for j in [int(v) for v in args.voices.split(",")]:
@@ -242,7 +247,12 @@ def main(argv: list[str] | None = None) -> int:
                 elif m == "nmf":
                     est = split_voices(mix, SR, oracle, method="nmf")
                 else:
-                    f0 = estimated_f0(mix, j, combo, cache, tag) if "-est" in m else oracle
+                    if "-est" in m:
+                        f0 = estimated_f0(mix, j, combo, cache, tag)
+                    elif "-sal" in m:
+                        f0 = estimated_f0(mix, j, combo, cache, tag, method="salience")
+                    else:
+                        f0 = oracle
                     if m.startswith("sf-fit"):
                         model = load_source_filter(None, hidden=args.hidden)
                     else:

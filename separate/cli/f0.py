@@ -39,7 +39,7 @@ def track(
         help="pyin (librosa pYIN; several voices: iterated with harmonic cancellation), hsum "
         "(harmonic-sum salience, iterative cancellation), salience (pitch-salience U-Net, "
         "Jansson Ch. 5 / Bittner et al.: peaks of a learned salience map; trained on synthetic "
-        "ensembles and choirs), auto (pyin for 1 voice, else hsum).",
+        "ensembles and choirs), auto (pyin for 1 voice, else salience).",
     ),
     voices: int = typer.Option(
         1,
