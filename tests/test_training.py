@@ -129,3 +129,25 @@ def test_grouped_sources_sum_the_network_outputs():
     torch.testing.assert_close(y2[:, 1], y4[:, 1:].sum(1), atol=1e-5, rtol=1e-4)
     with pytest.raises(ValueError, match="unknown"):
         build("unet", sources=["a"], net_sources=SOURCES, groups=[["piano"]], **SMALL)
+
+
+def test_per_source_unet_is_one_network_per_source():
+    torch.manual_seed(0)
+    shared = build("unet", sources=SOURCES, sample_rate=8000, audio_channels=2, **SMALL).eval()
+    per = build("unet", sources=SOURCES, sample_rate=8000, audio_channels=2, per_source=True,
+                **SMALL).eval()
+    check_contract(per)
+    x = torch.randn(2, 2, 1500)
+    with torch.inference_mode():
+        y = per(x)
+        # source k comes from branch k alone: a single-source U-Net with that branch's weights
+        single = build("unet", sources=[SOURCES[2]], sample_rate=8000, audio_channels=2,
+                       **SMALL).eval()
+        single.load_state_dict(per.branches[2].state_dict())
+        torch.testing.assert_close(y[:, 2], single(x)[:, 0])
+    assert y.shape == (2, 4, 2, 1500)
+    n_shared = sum(p.numel() for p in shared.parameters())
+    n_single = sum(p.numel() for p in single.parameters())
+    assert sum(p.numel() for p in per.parameters()) == 4 * n_single != n_shared
+    assert [n for n, _ in per.stages()] == ["L1", "L2", "L3", "L4", "L5", "L6", "M", "D"]
+    assert {id(p) for _, ps in per.stages() for p in ps} == {id(p) for p in per.parameters()}

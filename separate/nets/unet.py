@@ -18,8 +18,10 @@ one forward pass:
   mean mask of the top 32 processed bins (Spleeter's mask extension).
 
 The whole network is shared by the sources (one encoder, one decoder, ``2·S·C`` output maps);
-:meth:`stages` groups parameters as ``L1..L6`` (encoder), ``M`` (the deepest decoder layer) and
-``D`` (the rest of the decoder), the P-Lx:D / P-Lx:M notation of Cantisani et al. Sec. 5.1.
+``per_source=True`` builds one such network per source instead (Jansson's Ch. 4 setting, one
+U-Net per instrument), all run in the same forward pass. :meth:`stages` groups parameters as
+``L1..L6`` (encoder), ``M`` (the deepest decoder layer) and ``D`` (the rest of the decoder), the
+P-Lx:D / P-Lx:M notation of Cantisani et al. Sec. 5.1.
 """
 
 from __future__ import annotations
@@ -49,6 +51,8 @@ class ComplexUNet(nn.Module):
         groups: for each name of ``sources``, the ``net_sources`` whose masks it sums; e.g. a
             2-stem card over 4-stem weights: ``sources = [vocals, accompaniment]``,
             ``groups = [[vocals], [drums, bass, other]]``.
+        per_source: one U-Net of these widths per net source (``S`` times the parameters and
+            compute) instead of one shared network.
 
     Shapes:
         ``forward(mix [B, C, T]) -> [B, S, C, T]`` for any ``T``; frames are padded internally
@@ -67,6 +71,7 @@ class ComplexUNet(nn.Module):
         dropout_layers: int = 3,
         net_sources: list[str] | None = None,
         groups: list[list[str]] | None = None,
+        per_source: bool = False,
     ):
         super().__init__()
         self.sources = list(sources or ["vocals", "drums", "bass", "other"])
@@ -94,6 +99,14 @@ class ComplexUNet(nn.Module):
         c, s = audio_channels, len(self.net_sources)
         self.window: torch.Tensor
         self.register_buffer("window", torch.hann_window(n_fft), persistent=False)
+        self.branches: nn.ModuleList | None = None
+        if per_source:  # one complete single-source U-Net per net source
+            self.branches = nn.ModuleList(
+                ComplexUNet([name], sample_rate, audio_channels, n_fft, hop, bins, widths,
+                            dropout_layers)
+                for name in self.net_sources
+            )
+            return
         self.input_norm = nn.BatchNorm2d(c)
         self.encoder = nn.ModuleList()
         cin = c
@@ -133,6 +146,11 @@ class ComplexUNet(nn.Module):
     def masks(self, spec: torch.Tensor) -> torch.Tensor:
         """Complex masks ``[B, S, C, freq, frames]`` for a mixture STFT ``[B, C, freq, frames]``
         (Eqs. 6.4, 6.7, 6.8)."""
+        if self.branches is not None:
+            mask = torch.cat([branch.masks(spec) for branch in self.branches], dim=1)
+            if self.groups is not None:
+                mask = torch.stack([mask[:, idx].sum(1) for idx in self.groups], dim=1)
+            return mask
         b, c, f, n = spec.shape
         s = len(self.net_sources)
         mag = spec[:, :, : self.bins].abs()
@@ -175,7 +193,14 @@ class ComplexUNet(nn.Module):
 
     def stages(self) -> list[tuple[str, list[nn.Parameter]]]:
         """``L1..L6`` (encoder; L1 includes the input norm), ``M`` (deepest decoder layer),
-        ``D`` (the rest of the decoder)."""
+        ``D`` (the rest of the decoder); with ``per_source``, each stage holds that stage of
+        every source's network."""
+        if self.branches is not None:
+            merged: dict[str, list[nn.Parameter]] = {}
+            for branch in self.branches:
+                for name, params in branch.stages():
+                    merged.setdefault(name, []).extend(params)
+            return list(merged.items())
         groups = [(f"L{i + 1}", list(layer.parameters())) for i, layer in enumerate(self.encoder)]
         groups[0][1].extend(self.input_norm.parameters())
         groups.append(("M", list(self.decoder[0].parameters())))
