@@ -47,3 +47,15 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+def run_cli(args: list[str], capsys) -> tuple[int, str, str]:
+    """Run ``separate ARGS`` in-process; it must exit. Returns ``(exit code, stdout, stderr)``."""
+    from separate.cli import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(args)
+    out, err = capsys.readouterr()
+    code = exc.value.code if isinstance(exc.value.code, int) else (0 if exc.value.code is None
+                                                                   else 1)
+    return code, out, err

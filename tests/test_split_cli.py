@@ -9,17 +9,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from separate.cli import main
+from tests.conftest import run_cli as run
 from tests.conftest import write_tone
-
-
-def run(args: list[str], capsys) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exc:
-        main(args)
-    out, err = capsys.readouterr()
-    code = exc.value.code if isinstance(exc.value.code, int) else (0 if exc.value.code is None
-                                                                   else 1)
-    return code, out, err
 
 
 def outputs(root: Path) -> list[Path]:

@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from separate.cli import main
 from separate.errors import UsageError
 from separate.training.data import StemsDataset, find_tracks
 from separate.training.real_vocals import RealVocals, active_rms_db, find_voice_files
 from tests.conftest import ROCK, require_shared
+from tests.conftest import run_cli as run
 
 SOURCES = ["vocals", "drums", "bass", "other"]
 SR = 8000
@@ -138,15 +138,6 @@ def test_dataset_swaps_only_the_vocal_stem_and_mixture_is_the_sum(tmp_path):
         assert peak_hz(valid[i][1][0, 0].numpy(), SR) == pytest.approx(2000.0, abs=20)
     with pytest.raises(UsageError, match="vocals"):
         StemsDataset(tracks, ["drums", "bass"], SR // 2, real_vocals=pool, real_vocals_prob=0.5)
-
-
-def run(args: list[str], capsys) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exc:
-        main(args)
-    out, err = capsys.readouterr()
-    code = exc.value.code if isinstance(exc.value.code, int) else (0 if exc.value.code is None
-                                                                   else 1)
-    return code, out, err
 
 
 def test_cli_trains_with_real_vocals_and_refuses_evaluation_tracks(tmp_path, capsys,
