@@ -75,15 +75,6 @@ def framing(window: float, hop: float, length: int) -> list[slice]:
     return out
 
 
-def _blas_threads(limit: int | None):
-    """Context limiting BLAS threads (``None``: no limit); a no-op without threadpoolctl."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn/librosa
-        return contextlib.nullcontext()
-    return threadpool_limits(limits=limit, user_api="blas")
-
-
 def _any_source_silent(sources: np.ndarray) -> bool:
     """museval's silence test: some source whose channel-sum is zero at every sample."""
     return bool(np.any(np.all(np.sum(sources, axis=tuple(range(2, sources.ndim))) == 0, axis=1)))
@@ -506,8 +497,13 @@ def bss_eval(
     Raises:
         ValueError: shapes differ, or a whole reference/estimate is silent (as museval).
     """
-    # most of the work is small matrix products, where BLAS threads only add overhead
-    with _blas_threads(1):
+    try:  # the work is many small matrix products: BLAS threads only add overhead
+        from threadpoolctl import threadpool_limits
+
+        limiter = threadpool_limits(limits=1, user_api="blas")
+    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn/librosa
+        limiter = contextlib.nullcontext()
+    with limiter:
         return _bss_eval(
             reference_sources, estimated_sources, window, hop, compute_permutation,
             filters_len, framewise_filters, bsseval_sources_version, batch_windows,
