@@ -113,21 +113,20 @@ def main() -> None:
                 t2, c2 = time.perf_counter(), time.process_time()
                 ms, mc = min(ms, t1 - t0), min(mc, c1 - c0)
                 fs, fc = min(fs, t2 - t1), min(fc, c2 - c1)
-            t0, c0, t1, c1, t2, c2 = 0.0, 0.0, ms, mc, ms + fs, mc + fc
             a, b = np.array(slow[:4]), np.array(quick[:4])
             if not np.array_equal(np.isnan(a), np.isnan(b)):
                 raise SystemExit(f"{name}: NaN windows differ")
             fin = np.isfinite(a)
             delta = float(np.max(np.abs(a[fin] - b[fin]))) if fin.any() else 0.0
             audio = refs.shape[-1] / sr * refs.shape[0] * refs.shape[1] / 8  # 4-stem-stereo s
-            print(f"{name[:58]:58s} {kind:5s} {refs.shape[-1] / sr:7.1f} {t1 - t0:9.2f} "
-                  f"{t2 - t1:7.3f} {(t1 - t0) / (t2 - t1):6.1f} {(c1 - c0) / (c2 - c1):9.1f} "
+            print(f"{name[:58]:58s} {kind:5s} {refs.shape[-1] / sr:7.1f} {ms:9.2f} "
+                  f"{fs:7.3f} {ms / fs:6.1f} {mc / fc:9.1f} "
                   f"{delta:10.2e}", flush=True)
             tot["audio"] += audio
-            tot["mw"] += t1 - t0
-            tot["fw"] += t2 - t1
-            tot["mc"] += c1 - c0
-            tot["fc"] += c2 - c1
+            tot["mw"] += ms
+            tot["fw"] += fs
+            tot["mc"] += mc
+            tot["fc"] += fc
             tot["delta"] = max(tot["delta"], delta)
     print()
     print(f"total: museval {tot['mw']:.1f} s, fast {tot['fw']:.2f} s -> speed ratio "
