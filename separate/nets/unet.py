@@ -146,11 +146,16 @@ class ComplexUNet(nn.Module):
     def masks(self, spec: torch.Tensor) -> torch.Tensor:
         """Complex masks ``[B, S, C, freq, frames]`` for a mixture STFT ``[B, C, freq, frames]``
         (Eqs. 6.4, 6.7, 6.8)."""
-        if self.branches is not None:
+        if self.branches is not None:  # one single-source network per net source
             mask = torch.cat([branch.masks(spec) for branch in self.branches], dim=1)
-            if self.groups is not None:
-                mask = torch.stack([mask[:, idx].sum(1) for idx in self.groups], dim=1)
-            return mask
+        else:
+            mask = self._network_masks(spec)
+        if self.groups is not None:  # sources that are sums of the network's sources
+            mask = torch.stack([mask[:, idx].sum(1) for idx in self.groups], dim=1)
+        return mask
+
+    def _network_masks(self, spec: torch.Tensor) -> torch.Tensor:
+        """Masks ``[B, len(net_sources), C, freq, frames]`` of this (shared) network."""
         b, c, f, n = spec.shape
         s = len(self.net_sources)
         mag = spec[:, :, : self.bins].abs()
@@ -175,8 +180,6 @@ class ComplexUNet(nn.Module):
         if f > self.bins:  # mask extension for the bins above the network's band
             top = mask[..., -32:, :].mean(dim=-2, keepdim=True)
             mask = torch.cat([mask, top.expand(*top.shape[:-2], f - self.bins, n)], dim=-2)
-        if self.groups is not None:  # sources that are sums of the network's sources
-            mask = torch.stack([mask[:, idx].sum(1) for idx in self.groups], dim=1)
         return mask
 
     @property
