@@ -151,3 +151,49 @@ def test_per_source_unet_is_one_network_per_source():
     assert sum(p.numel() for p in per.parameters()) == 4 * n_single != n_shared
     assert [n for n, _ in per.stages()] == ["L1", "L2", "L3", "L4", "L5", "L6", "M", "D"]
     assert {id(p) for _, ps in per.stages() for p in ps} == {id(p) for p in per.parameters()}
+
+
+def test_accompaniment_is_the_sum_of_the_other_stems(tmp_path):
+    from separate.training.data import StemsDataset, find_tracks
+
+    data = make_corpus(tmp_path / "data", tracks=1)
+    sf.write(str(data / "train" / "track0" / "mixture.wav"), np.zeros((8000, 2)), 8000)
+    tracks = find_tracks(data, ["vocals", "accompaniment"], "train")
+    assert [f.name for f in tracks[0].files["accompaniment"]] == ["bass.wav", "drums.wav",
+                                                                   "other.wav"]
+    two = StemsDataset(tracks, ["vocals", "accompaniment"], 4000, examples=1, augment=False)
+    four = StemsDataset(find_tracks(data, SOURCES, "train"), SOURCES, 4000, examples=1,
+                        augment=False)
+    (mix2, src2), (mix4, src4) = two[0], four[0]
+    torch.testing.assert_close(src2[0], src4[0])
+    torch.testing.assert_close(src2[1], src4[1:].sum(0))
+    torch.testing.assert_close(mix2, mix4)
+
+
+def test_init_copies_matching_tensors_and_leaves_the_mask_layer_random(tmp_path):
+    from separate.errors import UsageError
+    from separate.training.loop import init_from
+
+    data = make_corpus(tmp_path / "data")
+    four = train(config(tmp_path, data, epochs=1, max_steps=1))["model"]
+    torch.save({"model": four.state_dict()}, tmp_path / "four.pt")
+    torch.manual_seed(1)
+    two = build("unet", sources=["vocals", "accompaniment"], sample_rate=8000, **SMALL)
+    copied, kept = init_from(two, str(tmp_path / "four.pt"))
+    assert kept == ["decoder.5.0.weight", "decoder.5.0.bias"]
+    for k in copied:
+        torch.testing.assert_close(two.state_dict()[k], four.state_dict()[k])
+    other = build("unet", sources=SOURCES, sample_rate=8000, audio_channels=1, n_fft=256,
+                  hop=64, bins=64, channels=[2, 2, 2, 2, 2, 2])
+    with pytest.raises(UsageError, match="no tensor matches"):
+        init_from(other, str(tmp_path / "four.pt"))
+    with pytest.raises(UsageError, match="cannot read"):
+        init_from(two, str(tmp_path / "missing.pt"))
+    # through the training loop: a 2-stem run started from the 4-stem weights
+    cfg = config(tmp_path, data, out=str(tmp_path / "run2"), sources=["vocals", "accompaniment"],
+                 epochs=1, max_steps=1, lr=0.0, init=str(tmp_path / "four.pt"))
+    seen = []
+    model = train(cfg, on_progress=lambda kind, info: seen.append(kind))["model"]
+    assert "init" in seen
+    torch.testing.assert_close(model.state_dict()["encoder.0.0.weight"],
+                               four.state_dict()["encoder.0.0.weight"])

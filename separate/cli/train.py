@@ -39,6 +39,12 @@ def train(
         help="Probability per training excerpt of a real vocal stem when --real-vocals (or "
         "real_vocals in --config) is given; default 0.5. Validation keeps the synthetic "
         "vocals."),
+    init: str | None = typer.Option(
+        None, "--init", help="Start from these weights instead of random ones: a model name "
+        "(e.g. default), a card .toml, a .safetensors file or a run's best.pt. Tensors with the "
+        "same name and shape are copied; the rest (e.g. the mask layer when the sources "
+        "differ) start random. Fine-tune a 2-stem model from the 4-stem default with "
+        "--init default and sources = [\"vocals\", \"accompaniment\"] in --config."),
     resume: bool = typer.Option(False, "--resume", help="Continue from RUN_DIR/checkpoint.pt."),
     export: str | None = typer.Option(None, "--export", help="After training, write "
                                       "models/NAME.toml + models/NAME.safetensors (best epoch)."),
@@ -63,7 +69,7 @@ def train(
     opts.update({"data": [str(d) for d in data], "out": str(out), "arch": arch})
     for key, val in {"epochs": epochs, "batch_size": batch_size, "lr": lr, "segment": segment,
                      "examples": examples, "workers": workers,
-                     "real_vocals_prob": real_vocals_prob}.items():
+                     "real_vocals_prob": real_vocals_prob, "init": init}.items():
         if val is not None:
             opts[key] = val
     if real_vocals:
@@ -84,6 +90,11 @@ def train(
         task = progress.add_task("epoch 1", total=steps, loss=float("nan"))
 
         def on_progress(kind: str, info: dict[str, Any]) -> None:
+            if kind == "init":
+                kept = ", ".join(info["kept"]) or "none"
+                console.print(f"initial weights: {info['source']} ({len(info['copied'])} "
+                              f"tensors copied; random: {kept})")
+                return
             if kind == "step":
                 progress.update(task, advance=1, loss=info["loss"],
                                 description=f"epoch {info['epoch']}")

@@ -4,6 +4,11 @@ A *stems folder* holds one sub-folder per track with one audio file per source
 (``<track>/vocals.wav``, ``drums.wav``, ...; WAV or FLAC), as MUSDB18-HQ and ``separate synth
 --kind band`` write them. ``.stem.mp4`` files (MUSDB18) are read through the ``musdb`` package.
 
+A source named ``accompaniment`` (the second stem of a 2-stem vocals model) need not exist as a
+file: without ``accompaniment.wav`` it is the sum of every other stem file of the track except
+``mixture`` and the other requested sources (drums + bass + other in MUSDB18-HQ), as Open-Unmix
+and Spleeter define it.
+
 Augmentation (Uhlich et al. 2017, as Open-Unmix does): every source of a training example may
 come from a different track (remixing across tracks), at a random offset, with a random gain
 (±``gain_db``) and a random swap of the stereo channels. With a pool of real solo-voice
@@ -26,14 +31,16 @@ from separate.errors import UsageError
 from separate.training.real_vocals import RealVocals
 
 STEM_EXTENSIONS = (".wav", ".flac")
+COMPOSITE = "accompaniment"  # a source that may be the sum of the track's remaining stems
 
 
 @dataclass
 class Track:
-    """A track: ``{source: path}`` and its length in samples."""
+    """A track: ``{source: [paths]}`` (one file, or the stems summed into ``accompaniment``)
+    and its length in samples."""
 
     name: str
-    files: dict[str, Path]
+    files: dict[str, list[Path]]
     frames: int
     sample_rate: int
 
@@ -51,15 +58,21 @@ def find_tracks(root: str | Path, sources: list[str], split: str | None = None) 
     folders = (sorted(p for p in base.iterdir() if p.is_dir() and not p.name.startswith("."))
                if base.is_dir() else [])
     for d in folders:
-        files = {}
+        files: dict[str, list[Path]] = {}
         for s in sources:
             for ext in STEM_EXTENSIONS:
                 if (d / f"{s}{ext}").is_file():
-                    files[s] = d / f"{s}{ext}"
+                    files[s] = [d / f"{s}{ext}"]
                     break
+        if COMPOSITE in sources and COMPOSITE not in files:
+            rest = sorted(f for f in d.iterdir() if f.suffix in STEM_EXTENSIONS
+                          and f.stem not in sources and f.stem != "mixture")
+            if rest:
+                files[COMPOSITE] = rest
         if len(files) == len(sources):
-            info = sf.info(str(files[sources[0]]))
-            frames = min(sf.info(str(f)).frames for f in files.values())
+            paths = [f for fs in files.values() for f in fs]
+            info = sf.info(str(paths[0]))
+            frames = min(sf.info(str(f)).frames for f in paths)
             tracks.append(Track(d.name, files, frames, int(info.samplerate)))
     if not tracks:
         raise UsageError(f"{base}: no track folders with all of {', '.join(sources)}")
@@ -143,7 +156,8 @@ class StemsDataset(torch.utils.data.Dataset):
             if real is not None and s == "vocals":
                 x = real  # the draws above still happen: other stems unchanged by the swap
             else:
-                x = read_excerpt(track.files[s], start, self.segment, self.channels)
+                x = sum(read_excerpt(f, start, self.segment, self.channels)
+                        for f in track.files[s])
             if self.augment:
                 x = x * np.float32(10 ** (rng.uniform(-self.gain_db, self.gain_db) / 20))
                 if self.channels == 2 and rng.random() < 0.5:

@@ -47,6 +47,11 @@ class TrainConfig:
             vocal stem (:mod:`separate.training.real_vocals`; never evaluation material).
         real_vocals_prob: probability per training excerpt of using ``real_vocals`` (no effect
             without them).
+        init: weights to start from instead of random ones (fine-tuning, or a 2-stem model
+            from 4-stem weights): a registry model name, a card ``.toml``, a ``.safetensors``
+            file or a run's ``best.pt``/``checkpoint.pt``. Tensors whose name and shape match
+            are copied, the others keep their random start (:func:`init_from`). Ignored when
+            ``--resume`` finds a checkpoint.
     """
 
     data: list[str] = field(default_factory=list)
@@ -72,6 +77,7 @@ class TrainConfig:
     threads: int = 0
     real_vocals: list[str] = field(default_factory=list)
     real_vocals_prob: float = 0.5
+    init: str = ""
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
@@ -105,6 +111,47 @@ def setup_distributed() -> tuple[int, int, torch.device]:
 def build_model(cfg: TrainConfig) -> torch.nn.Module:
     return nets.build(cfg.arch, sources=cfg.sources, sample_rate=cfg.sample_rate,
                       audio_channels=cfg.audio_channels, **cfg.args)
+
+
+def init_from(model: torch.nn.Module, source: str) -> tuple[list[str], list[str]]:
+    """Copy into ``model`` every tensor of ``source`` with the same name and shape.
+
+    Args:
+        model: the freshly built network.
+        source: a registry name or card path (its verified weights), a ``.safetensors`` file,
+            or a ``.pt`` checkpoint of :func:`train` (``{"model": state_dict}``).
+
+    Returns:
+        ``(copied, kept)``: names copied, and names of ``model`` left at their random start
+        (absent from ``source`` or of another shape, e.g. the mask layer of a model with other
+        sources).
+
+    Raises:
+        UsageError: ``source`` cannot be read, or no tensor matches.
+    """
+    from separate.errors import ModelError, UsageError
+
+    path = Path(source)
+    try:
+        if path.suffix == ".pt":
+            state = torch.load(path, map_location="cpu", weights_only=True)["model"]
+        elif path.suffix == ".safetensors":
+            from safetensors.torch import load_file
+
+            state = load_file(str(path))
+        else:
+            from separate.registry import load_model
+
+            state = load_model(source).state_dict()
+    except (OSError, KeyError, RuntimeError, ModelError) as exc:
+        raise UsageError(f"{source}: cannot read initial weights ({exc})") from None
+    own = model.state_dict()
+    copied = [k for k, v in state.items() if k in own and own[k].shape == v.shape]
+    if not set(copied) & {name for name, _ in model.named_parameters()}:
+        raise UsageError(f"{source}: no tensor matches the model being trained "
+                         "(another architecture or widths?)")
+    model.load_state_dict({**own, **{k: state[k] for k in copied}})
+    return copied, [k for k in own if k not in copied]
 
 
 def hybrid_loss(model: torch.nn.Module, est: torch.Tensor, src: torch.Tensor, mix: torch.Tensor,
@@ -180,7 +227,8 @@ def train(cfg: TrainConfig, resume: bool = False,
         resume: continue from ``cfg.out/checkpoint.pt`` (weights, optimiser, epoch, history);
             the learning rate is ``cfg.lr`` (so a resumed run can continue at a lower rate).
         on_progress: called with ``("step", {...})`` after every step and ``("epoch", {...})``
-            after every epoch (the CLI draws its progress bar from these).
+            after every epoch (the CLI draws its progress bar from these), and once with
+            ``("init", {"source", "copied", "kept"})`` when weights come from ``cfg.init``.
 
     Returns:
         ``{"best_epoch", "best_valid", "history", "seconds", "model"}`` (the model as it is
@@ -194,7 +242,13 @@ def train(cfg: TrainConfig, resume: bool = False,
         out.mkdir(parents=True, exist_ok=True)
         (out / "config.json").write_text(json.dumps(asdict(cfg), indent=2))
     torch.manual_seed(cfg.seed)
-    model = build_model(cfg).to(device)
+    model = build_model(cfg)
+    ckpt_path = out / "checkpoint.pt"
+    if cfg.init and not (resume and ckpt_path.is_file()):
+        copied, kept = init_from(model, cfg.init)
+        if on_progress and rank == 0:
+            on_progress("init", {"source": cfg.init, "copied": copied, "kept": kept})
+    model = model.to(device)
     segment = int(round(cfg.segment * cfg.sample_rate))
     train_tracks = [t for d in cfg.data for t in find_tracks(d, cfg.sources, "train")]
     valid_tracks = [t for d in cfg.data for t in find_tracks(d, cfg.sources, "valid")]
@@ -221,7 +275,6 @@ def train(cfg: TrainConfig, resume: bool = False,
                                                            patience=max(1, cfg.patience // 3))
     state: dict[str, Any] = {"epoch": 0, "step": 0, "history": [], "best": -math.inf,
                              "best_epoch": 0, "seconds": 0.0}
-    ckpt_path = out / "checkpoint.pt"
     if resume and ckpt_path.is_file():
         ckpt = torch.load(ckpt_path, map_location=device, weights_only=True)
         model.load_state_dict(ckpt["model"])
