@@ -173,7 +173,8 @@ def test_gm_class_map_covers_vocabulary():
     assert len(CLASSES) == 18
 
 
-def test_cli(tmp_path):
+def test_cli(tmp_path, capsys):
+    from conftest import run_cli
     from typer.testing import CliRunner
 
     from separate.cli import app
@@ -185,6 +186,10 @@ def test_cli(tmp_path):
     assert len(list((tmp_path / "c").glob("*/*/mixture.wav"))) == 1
     res = CliRunner().invoke(app, ["synth", str(tmp_path / "d"), "--kind", "nope"])
     assert res.exit_code != 0
+    code, _, err = run_cli(["synth", str(tmp_path / "c"), "--repair-silence"], capsys)
+    assert code == 0 and "0 of 1 tracks rewritten" in err, err
+    code, _, err = run_cli(["synth", str(tmp_path / "e"), "--repair-silence"], capsys)
+    assert code == 2 and "no rendered tracks" in err and "Traceback" not in err
 
 
 def test_singer_sounds_at_its_f0():
@@ -224,3 +229,54 @@ def test_track_does_not_depend_on_what_the_process_rendered_before(tmp_path):
         render_track(s, tmp_path / "history")
     render_track(specs[3], tmp_path / "b")
     assert _hashes(tmp_path / "a") == _hashes(tmp_path / "b")
+
+
+def test_silent_blocks_are_digital_silence(corpus):
+    """Where a stem does not sound it is exact zeros (museval skips such windows), not the
+    -140 dBFS residue of the FFT reverb."""
+    from separate.synth.effects import SILENCE_BLOCK, SILENCE_FLOOR
+
+    zero_blocks = 0
+    for t in _tracks(corpus):
+        for s in STEMS:
+            x, _ = sf.read(t / f"{s}.wav", dtype="float32")
+            n = len(x) - len(x) % SILENCE_BLOCK
+            peak = np.abs(x[:n].reshape(-1, SILENCE_BLOCK, 2)).max(axis=(1, 2))
+            assert ((peak == 0) | (peak >= SILENCE_FLOOR)).all(), f"{t.name}/{s}"
+            zero_blocks += int((peak == 0).sum())
+    assert zero_blocks > 0
+
+
+def test_repair_silence_of_an_old_render(corpus, tmp_path):
+    import shutil
+
+    from separate.synth.corpus import repair_silence
+    from separate.synth.effects import SILENCE_BLOCK
+
+    fresh = _tracks(corpus)[0]
+    old = tmp_path / fresh.name
+    shutil.copytree(fresh, old)
+    rng = np.random.default_rng(0)
+    stems = []
+    for s in STEMS:  # what the renderer wrote before: a -140 dBFS residue everywhere
+        x, sr = sf.read(old / f"{s}.wav", dtype="float32")
+        x = x + (1e-9 * rng.standard_normal(x.shape)).astype(np.float32)
+        sf.write(old / f"{s}.wav", x, sr, subtype="FLOAT")
+        stems.append(x)
+    sf.write(old / "mixture.wav", np.sum(stems, axis=0, dtype=np.float32), sr, subtype="FLOAT")
+    assert repair_silence(old) is True
+    mix, _ = sf.read(old / "mixture.wav", dtype="float32")
+    repaired = [sf.read(old / f"{s}.wav", dtype="float32")[0] for s in STEMS]
+    np.testing.assert_array_equal(mix, np.sum(repaired, axis=0, dtype=np.float32))
+    for s, x in zip(STEMS, repaired, strict=True):
+        ref, _ = sf.read(fresh / f"{s}.wav", dtype="float32")
+        n = len(x) - len(x) % SILENCE_BLOCK
+        silent = [np.abs(y[:n].reshape(-1, SILENCE_BLOCK, 2)).max(axis=(1, 2)) == 0
+                  for y in (x, ref)]
+        np.testing.assert_array_equal(*silent)  # the same blocks silenced as a fresh render
+        assert np.abs(x - ref).max() < 1e-7
+    assert (old / "activations.csv").read_text() == (fresh / "activations.csv").read_text()
+    assert json.loads((old / "stems.json").read_text()) == json.loads(
+        (fresh / "stems.json").read_text())
+    assert repair_silence(old) is False
+    assert not list(old.glob(".*.part"))

@@ -26,6 +26,9 @@ from separate.cli.state import err_console
         "Splits are by song (80/10/10); the Red Zeppelin drum kit and the GM programs "
         "accordion, harmonica, bagpipes, whistle, sitar and banjo appear only in test. "
         "Byte-identical output for a seed, whatever --jobs.\n\n"
+        "Silent stretches of a stem are exact zeros (as in real multitrack stems; museval "
+        "skips them). A corpus rendered before that (a -140 dBFS residue everywhere) is "
+        "fixed in place, without rendering, by [bold]--repair-silence[/bold].\n\n"
         "Example: separate synth data/synth --hours 2 --seed 1 --jobs 2"
     ),
 )
@@ -41,7 +44,14 @@ def synth(
     tracks: int = typer.Option(
         None, "--tracks", help="Render exactly this many tracks (overrides --hours)."
     ),
+    repair_silence: bool = typer.Option(
+        False, "--repair-silence", help="Render nothing: give the tracks already in OUT exact "
+        "digital silence where their stems do not sound (stems, mixture, activations)."
+    ),
 ) -> None:
+    if repair_silence:
+        _repair(out)
+        return
     from separate.synth import generate_corpus
     from separate.synth.corpus import plan_tracks
 
@@ -67,3 +77,21 @@ def synth(
         f"{len(specs)} tracks, {total / 60:.1f} min of audio in {dt:.1f} s "
         f"({total / max(dt, 1e-9):.0f}x real time) -> {out}"
     )
+
+
+def _repair(out: Path) -> None:
+    from separate.errors import UsageError
+    from separate.synth.corpus import repair_silence
+
+    tracks = sorted(p.parent for p in out.glob("*/*/stems.json"))
+    if not tracks:
+        raise UsageError(f"{out}: no rendered tracks (*/<track>/stems.json) to repair")
+    changed = 0
+    with Progress(TextColumn("[bold]repair-silence[/bold]"), BarColumn(),
+                  TextColumn("{task.completed}/{task.total} tracks"), TimeRemainingColumn(),
+                  console=err_console()) as bar:
+        task = bar.add_task("", total=len(tracks))
+        for t in tracks:
+            changed += repair_silence(t)
+            bar.advance(task)
+    err_console().print(f"{changed} of {len(tracks)} tracks rewritten with digital silence")

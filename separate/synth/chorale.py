@@ -25,7 +25,6 @@ from pathlib import Path
 
 import numpy as np
 
-from separate.adapt.envelope import activation_confidence
 from separate.synth import effects
 from separate.synth.classes import TEST_ONLY_PROGRAMS, gm_class
 from separate.synth.compose import Part, Section, Song, _monophonic, quantise_to_ticks
@@ -229,7 +228,7 @@ def render_chorale_track(spec, out_root) -> dict:
         _rng,
         _write_f0,
         _write_midi,
-        write_wav,
+        write_stems,
     )
 
     rng = _rng(spec, 1)
@@ -340,16 +339,8 @@ def render_chorale_track(spec, out_root) -> dict:
     stack = np.stack(stems).astype(np.float32)
     peak = float(np.abs(stack.sum(axis=0)).max())
     stack *= np.float32(float(fx.uniform(0.5, 0.95)) / peak) if peak > 0 else np.float32(1)
-    mix = stack.sum(axis=0, dtype=np.float32)
     names = [p.name for p in song.parts]
-    for name, audio in zip(names, stack, strict=True):
-        write_wav(tmp / f"{name}.wav", audio)
-    write_wav(tmp / "mixture.wav", mix)
-    times, conf = activation_confidence(list(stack), SAMPLE_RATE)
-    rows = ["time," + ",".join(names)]
-    rows += [f"{t:.3f}," + ",".join(f"{c:.4f}" for c in col)
-             for t, col in zip(times, conf.T, strict=True)]
-    (tmp / "activations.csv").write_text("\n".join(rows) + "\n")
+    conf = write_stems(tmp, names, stack)
     _write_midi(tmp / "song.mid", song)
     seconds = round(num / SAMPLE_RATE, 4)
     meta = {

@@ -153,6 +153,59 @@ def write_wav(path: Path, audio: np.ndarray, sample_rate: int = SAMPLE_RATE) -> 
         f.write(np.ascontiguousarray(audio.T, dtype=np.float32))
 
 
+def write_stems(folder: Path, names: list[str], stack: np.ndarray) -> np.ndarray:
+    """Write the stems ``stack [S, 2, T]`` (float32) as ``folder/<name>.wav`` after
+    :func:`effects.digital_silence`, their exact float32 sum as ``mixture.wav``, and
+    ``activations.csv`` (Cantisani Sec. 4, Eq. 2); returns the activation confidences
+    ``[S, frames]``. Each file is written beside its final name and renamed into place."""
+    stack = effects.digital_silence(np.ascontiguousarray(stack, dtype=np.float32))
+    mix = stack.sum(axis=0, dtype=np.float32)
+    times, conf = activation_confidence(list(stack), SAMPLE_RATE)
+    rows = ["time," + ",".join(names)]
+    rows += [f"{t:.3f}," + ",".join(f"{c:.4f}" for c in col)
+             for t, col in zip(times, conf.T, strict=True)]
+    outputs: list[tuple[Path, np.ndarray | str]] = [
+        *((folder / f"{n}.wav", a) for n, a in zip(names, stack, strict=True)),
+        (folder / "mixture.wav", mix), (folder / "activations.csv", "\n".join(rows) + "\n")]
+    for path, content in outputs:
+        part = path.with_name(f".{path.name}.part")
+        if isinstance(content, str):
+            part.write_text(content)
+        else:
+            write_wav(part, content)
+        os.replace(part, path)
+    return conf
+
+
+def repair_silence(track: str | os.PathLike) -> bool:
+    """Give a track rendered before the digital-silence floor (stems with a -140 dBFS residue
+    where nothing plays) exact zeros there, as a fresh render would: stems, ``mixture.wav``,
+    ``activations.csv`` and ``stems.json``'s ``active_fraction`` are rewritten.
+
+    Returns:
+        True when some stem changed (False: already clean, nothing written).
+
+    Raises:
+        UsageError: not a rendered track (no ``activations.csv``/``stems.json``).
+    """
+    folder = Path(track)
+    try:
+        names = (folder / "activations.csv").read_text().splitlines()[0].split(",")[1:]
+        meta = json.loads((folder / "stems.json").read_text())
+        stack = np.stack([sf.read(str(folder / f"{n}.wav"), dtype="float32",
+                                  always_2d=True)[0].T for n in names])
+    except (OSError, IndexError, ValueError, sf.LibsndfileError) as exc:
+        raise UsageError(f"{folder}: not a rendered track ({exc})") from None
+    before = stack.copy()
+    if np.array_equal(effects.digital_silence(stack), before):
+        return False
+    conf = write_stems(folder, names, before)
+    meta["active_fraction"] = {n: round(float((c >= 0.5).mean()), 4)
+                               for n, c in zip(names, conf, strict=True)}
+    (folder / "stems.json").write_text(json.dumps(meta, indent=1, sort_keys=True) + "\n")
+    return True
+
+
 def _publish_track(tmp: Path, final: Path, meta: dict) -> None:
     """Write ``stems.json`` into the finished temporary track folder, then move it into place.
 
@@ -283,18 +336,9 @@ def render_track(spec: TrackSpec, out_root: str | os.PathLike) -> dict:
     target = float(fx_rng.uniform(0.5, 0.95))
     scale = np.float32(target / peak) if peak > 0 else np.float32(1)
     stack = stack * scale
-    mix = stack.sum(axis=0, dtype=np.float32)
-
-    for s, audio in zip(BAND_STEMS, stack, strict=False):
-        write_wav(tmp / f"{s}.wav", audio)
-    write_wav(tmp / "mixture.wav", mix)
+    conf = write_stems(tmp, list(BAND_STEMS), stack)
     for s, (t, f) in f0_tracks.items():
         _write_f0(tmp / "f0" / f"{s}.csv", t, f)
-    times, conf = activation_confidence(list(stack), SAMPLE_RATE)
-    rows = ["time," + ",".join(BAND_STEMS)]
-    rows += [f"{t:.3f}," + ",".join(f"{c:.4f}" for c in col)
-             for t, col in zip(times, conf.T, strict=False)]
-    (tmp / "activations.csv").write_text("\n".join(rows) + "\n")
     _write_midi(tmp / "song.mid", song)
 
     meta = {
