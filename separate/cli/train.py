@@ -18,7 +18,11 @@ from separate.errors import UsageError
 @app.command(no_args_is_help=True)
 def train(
     data: list[Path] = typer.Option(..., "--data", help="Stems folder in MUSDB18-HQ layout "
-                                    "(train/ and valid/ inside); repeat to mix several."),
+                                    "(train/ and valid/ inside, a folder of WAV/FLAC stems per "
+                                    "track), or a MUSDB18 folder of .stem.mp4 files (train/; "
+                                    "valid = musdb's 14 validation tracks of train/), decoded "
+                                    "once into $XDG_CACHE_HOME/separate/musdb (~/.cache; 16-bit "
+                                    "WAV, ~2.5 GB per hour of music); repeat to mix several."),
     out: Path = typer.Option(..., "--out", help="Run folder: checkpoint, history, loss.png."),
     arch: str = typer.Option("unet", "--arch", help="Architecture (a registered arch name)."),
     config: Path | None = typer.Option(None, "--config", help="TOML file of training options "
