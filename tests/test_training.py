@@ -197,3 +197,28 @@ def test_init_copies_matching_tensors_and_leaves_the_mask_layer_random(tmp_path)
     assert "init" in seen
     torch.testing.assert_close(model.state_dict()["encoder.0.0.weight"],
                                four.state_dict()["encoder.0.0.weight"])
+
+
+def test_cli_init_a_two_stem_model_from_a_four_stem_run(tmp_path, capsys):
+    from conftest import run_cli
+
+    data = make_corpus(tmp_path / "data")
+    cfg = tmp_path / "train.toml"
+    common = ("sample_rate = 8000\nexamples = 2\nvalid_examples = 2\nbatch_size = 2\n"
+              "segment = 0.5\nworkers = 0\nthreads = 1\nmax_steps = 1\n"
+              "[args]\nn_fft = 256\nhop = 64\nbins = 64\nchannels = [4, 4, 8, 8, 8, 8]\n")
+    cfg.write_text(common)
+    code, _, err = run_cli(["train", "--data", str(data), "--out", str(tmp_path / "four"),
+                            "--config", str(cfg), "--epochs", "1"], capsys)
+    assert code == 0, err
+    assert "training data: 2 training and 2 validation tracks" in err
+    cfg2 = tmp_path / "two.toml"
+    cfg2.write_text('sources = ["vocals", "accompaniment"]\n' + common)
+    code, _, err = run_cli(["train", "--data", str(data), "--out", str(tmp_path / "two"),
+                            "--config", str(cfg2), "--epochs", "1",
+                            "--init", str(tmp_path / "four" / "best.pt")], capsys)
+    assert code == 0, err
+    assert "random: decoder.5.0.weight, decoder.5.0.bias" in " ".join(err.split())
+    code, _, err = run_cli(["train", "--data", str(data), "--out", str(tmp_path / "bad"),
+                            "--config", str(cfg2), "--init", str(tmp_path / "nope.pt")], capsys)
+    assert code == 2 and "cannot read initial weights" in err and "Traceback" not in err

@@ -94,6 +94,10 @@ def train(
         task = progress.add_task("epoch 1", total=steps, loss=float("nan"))
 
         def on_progress(kind: str, info: dict[str, Any]) -> None:
+            if kind == "data":
+                console.print(f"training data: {info['train']} training and {info['valid']} "
+                              "validation tracks")
+                return
             if kind == "init":
                 kept = ", ".join(info["kept"]) or "none"
                 console.print(f"initial weights: {info['source']} ({len(info['copied'])} "
@@ -109,6 +113,10 @@ def train(
                               + " dB")
                 progress.reset(task, total=steps)
 
+        if any(next(Path(d).glob(g), None) for d in cfg.data
+               for g in ("*.stem.mp4", "*/*.stem.mp4")):
+            console.print("reading MUSDB18 .stem.mp4 files (each is decoded once, into a cache: "
+                          "the first run can take minutes)")
         result = run_training(cfg, resume=resume, on_progress=on_progress)
     if export:
         path = export_best(cfg, export, models_dir, result)

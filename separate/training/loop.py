@@ -30,7 +30,9 @@ class TrainConfig:
     """Everything a run needs; saved in the run folder and in checkpoints.
 
     Attributes:
-        data: stems folders (each with ``train/`` and ``valid/`` splits, or tracks directly).
+        data: stems folders (each with ``train/`` and ``valid/`` splits, or tracks directly)
+            or MUSDB18 folders of ``.stem.mp4`` files (decoded once into a cache; see
+            :mod:`separate.training.data`).
         out: run folder (checkpoint, history, loss curve).
         arch, args: architecture and its arguments (as in a model card).
         sources, sample_rate, audio_channels: as in a model card.
@@ -227,8 +229,9 @@ def train(cfg: TrainConfig, resume: bool = False,
         resume: continue from ``cfg.out/checkpoint.pt`` (weights, optimiser, epoch, history);
             the learning rate is ``cfg.lr`` (so a resumed run can continue at a lower rate).
         on_progress: called with ``("step", {...})`` after every step and ``("epoch", {...})``
-            after every epoch (the CLI draws its progress bar from these), and once with
-            ``("init", {"source", "copied", "kept"})`` when weights come from ``cfg.init``.
+            after every epoch (the CLI draws its progress bar from these), once with
+            ``("data", {"train", "valid"})`` (track counts) when the data is read, and once
+            with ``("init", {"source", "copied", "kept"})`` when weights come from ``cfg.init``.
 
     Returns:
         ``{"best_epoch", "best_valid", "history", "seconds", "model"}`` (the model as it is
@@ -252,6 +255,8 @@ def train(cfg: TrainConfig, resume: bool = False,
     segment = int(round(cfg.segment * cfg.sample_rate))
     train_tracks = [t for d in cfg.data for t in find_tracks(d, cfg.sources, "train")]
     valid_tracks = [t for d in cfg.data for t in find_tracks(d, cfg.sources, "valid")]
+    if on_progress and rank == 0:
+        on_progress("data", {"train": len(train_tracks), "valid": len(valid_tracks)})
     voices = (RealVocals(cfg.real_vocals, cfg.sample_rate)
               if cfg.real_vocals and cfg.real_vocals_prob > 0 else None)
     train_set = StemsDataset(train_tracks, cfg.sources, segment, cfg.audio_channels,
