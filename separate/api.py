@@ -24,7 +24,7 @@ import torch
 from separate.audio.io import AtomicAudioWriter, audio_info, output_subtype, stream_audio
 from separate.engine import StreamSeparator, resolve_device
 from separate.errors import InputError, UsageError
-from separate.registry import load_model
+from separate.registry import find_card, load_model
 from separate.stems import StemPlan, plan_stems
 
 DEFAULT_MODEL = "default"
@@ -106,7 +106,8 @@ class Separator:
             The card's ``[engine] margin`` (seconds) sets the chunk-edge margin.
 
     Raises:
-        ModelError: unknown model, missing or corrupt weights.
+        ModelError: unknown model, missing or corrupt weights, a model of another subcommand
+            (card ``subcommand``, e.g. ``fewshot``).
         UsageError: unavailable device.
     """
 
@@ -118,6 +119,7 @@ class Separator:
         if isinstance(model, torch.nn.Module):
             self.model = model.to(self.device).eval()
         else:
+            find_card(model).require_command("split")
             self.model = load_model(model, self.device)
         card = getattr(self.model, "card", None)
         engine = dict(getattr(card, "engine", None) or {})

@@ -169,3 +169,18 @@ def test_api_exposes_every_subcommand():
     for name in ("Separator", "separate_file", "adapt", "fewshot", "track_f0", "evaluate",
                  "split_voices"):
         assert callable(getattr(api, name)), name
+
+
+@pytest.mark.parametrize("model, command", [("fewshot", "fewshot"), ("f0-choir", "f0 split"),
+                                            ("f0-salience", "f0 track --method salience")])
+def test_a_model_of_another_subcommand_points_to_it(tmp_path, capsys, model, command):
+    from separate import Separator
+    from separate.errors import ModelError
+
+    write_tone(tmp_path / "a.wav", seconds=0.5)
+    code, _, err = run(["split", str(tmp_path / "a.wav"), "-m", model,
+                        "-o", str(tmp_path / "out")], capsys)
+    assert code == 2 and f"run it with `separate {command}`" in err and "Traceback" not in err
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").rglob("*.wav"))
+    with pytest.raises(ModelError, match="not for `separate split`"):
+        Separator(model)

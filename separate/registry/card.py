@@ -10,6 +10,7 @@ weights are and their sha256, the licence, the training data and the measured me
     sample_rate = 44100
     audio_channels = 2
     license = "MIT"
+    subcommand = "split"  # what runs it (default): "fewshot", "f0 split", ...
 
     [args]            # keyword arguments of the architecture's constructor
     n_fft = 2048
@@ -85,7 +86,16 @@ class ModelCard:
     training: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)
     engine: dict[str, Any] = field(default_factory=dict)
+    subcommand: str = "split"
     path: Path | None = None
+
+    def require_command(self, command: str) -> None:
+        """Raise ``ModelError`` unless this model is run by ``separate COMMAND``: e.g. a
+        few-shot or F0-informed model given to ``separate split`` gets a one-line pointer to
+        its own subcommand (the card's ``subcommand``) instead of a failure in the engine."""
+        if self.subcommand != command:
+            raise ModelError(f"model {self.name!r} is not for `separate {command}`: run it with "
+                             f"`separate {self.subcommand}`")
 
     @property
     def embedded_path(self) -> Path | None:
@@ -143,5 +153,6 @@ def card_from_dict(data: dict[str, Any], path: Path | None = None) -> ModelCard:
         training=dict(data.get("training", {})),
         metrics=dict(data.get("metrics", {})),
         engine=dict(data.get("engine", {})),
+        subcommand=str(data.get("subcommand", "split")),
         path=path,
     )
