@@ -131,11 +131,19 @@ def test_dataset_swaps_only_the_vocal_stem_and_mixture_is_the_sum(tmp_path):
         else:
             assert peak_hz(src_h[0, 0].numpy(), SR) == pytest.approx(2000.0, abs=20)
     assert 8 <= swapped <= 32  # ~Binomial(40, 0.5)
-    # validation excerpts (no augmentation) never take real vocals
+    # a real-singer validation set (no augmentation, probability 1): every excerpt's vocal
+    # stem is real singing, the other stems are the plain validation excerpts, and the
+    # excerpts are the same every epoch
+    plain_valid = StemsDataset(tracks, SOURCES, SR // 2, 2, 6, augment=False)
     valid = StemsDataset(tracks, SOURCES, SR // 2, 2, 6, augment=False, real_vocals=pool,
                          real_vocals_prob=1.0)
+    first = [valid[i][1].numpy() for i in range(len(valid))]
+    valid.set_epoch(5)
     for i in range(len(valid)):
-        assert peak_hz(valid[i][1][0, 0].numpy(), SR) == pytest.approx(2000.0, abs=20)
+        src = valid[i][1].numpy()
+        assert peak_hz(src[0, 0], SR) == pytest.approx(300.0, abs=20)
+        assert np.array_equal(src[1:], plain_valid[i][1][1:].numpy())
+        assert np.array_equal(src, first[i])
     with pytest.raises(UsageError, match="vocals"):
         StemsDataset(tracks, ["drums", "bass"], SR // 2, real_vocals=pool, real_vocals_prob=0.5)
 
@@ -172,3 +180,31 @@ def test_cli_trains_with_real_vocals_and_refuses_evaluation_tracks(tmp_path, cap
                         "--config", str(cfg), "--real-vocals", str(data / "valid" / "track0")],
                        capsys)
     assert code == 2 and "multitrack" in err
+
+
+def test_real_singer_validation_is_held_out_and_can_select_the_best_epoch(tmp_path,
+                                                                          one_torch_thread):
+    from separate.training import TrainConfig, train
+
+    data = make_corpus(tmp_path / "data")
+    write_voice(tmp_path / "train_voices" / "a.wav", 2.0, 16000, freq=300.0)
+    write_voice(tmp_path / "held_out" / "b.wav", 2.0, 16000, freq=450.0)
+    base = dict(data=[str(data)], args={"n_fft": 256, "hop": 64, "bins": 64,
+                                        "channels": [4, 4, 8, 8, 8, 8]},
+                sample_rate=SR, epochs=2, examples=4, valid_examples=2, batch_size=2,
+                segment=0.5, workers=0, threads=1, real_vocals=[str(tmp_path / "train_voices")])
+    result = train(TrainConfig(out=str(tmp_path / "run"), select="both",
+                               valid_real_vocals=[str(tmp_path / "held_out")], **base))
+    for h in result["history"]:
+        assert set(h["valid_real"]) == {*SOURCES, "mean"}
+        assert h["score"] == pytest.approx((h["valid"]["mean"] + h["valid_real"]["mean"]) / 2)
+        assert h["valid_real"]["vocals"] != h["valid"]["vocals"]  # other vocal stems
+    best = max(result["history"], key=lambda h: h["score"])
+    assert result["best_epoch"] == best["epoch"]
+    with pytest.raises(UsageError, match="held out of training"):
+        train(TrainConfig(out=str(tmp_path / "r2"), valid_real_vocals=base["real_vocals"],
+                          **base))
+    with pytest.raises(UsageError, match="needs valid_real_vocals"):
+        train(TrainConfig(out=str(tmp_path / "r3"), select="valid_real", **base))
+    with pytest.raises(UsageError, match="one of valid, valid_real, both"):
+        train(TrainConfig(out=str(tmp_path / "r4"), select="best", **base))

@@ -108,9 +108,12 @@ def train(
                                 description=f"epoch {info['epoch']}")
             else:
                 v = info["valid"]
-                console.print(f"epoch {info['epoch']}: train loss {info['train_loss']:.4f}, "
-                              "valid SDR " + ", ".join(f"{k} {x:.2f}" for k, x in v.items())
-                              + " dB")
+                line = (f"epoch {info['epoch']}: train loss {info['train_loss']:.4f}, valid SDR "
+                        + ", ".join(f"{k} {x:.2f}" for k, x in v.items()) + " dB")
+                if "valid_real" in info:
+                    line += ("; real singers: " + ", ".join(
+                        f"{k} {x:.2f}" for k, x in info["valid_real"].items()) + " dB")
+                console.print(line)
                 progress.reset(task, total=steps)
 
         if any(next(Path(d).glob(g), None) for d in cfg.data
@@ -144,6 +147,8 @@ def export_best(cfg: Any, name: str, models_dir: Path, result: dict[str, Any]) -
         "best_epoch": result["best_epoch"],
         "wall_time_seconds": round(result["seconds"], 1),
         "best_valid_sdr_db": hist[result["best_epoch"] - 1]["valid"] if hist else {},
+        **({"best_valid_real_singers_sdr_db": hist[result["best_epoch"] - 1]["valid_real"]}
+           if hist and "valid_real" in hist[result["best_epoch"] - 1] else {}),
     }
     return export_model(model, name, models_dir, arch=cfg.arch, args=cfg.args,
                         engine={"segment": cfg.segment, "overlap": 0.25},

@@ -296,7 +296,8 @@ class StemsDataset(torch.utils.data.Dataset):
             excerpts from each track (validation; the same every epoch).
         gain_db: range of the random gain.
         seed: base seed; each example's randomness derives from ``(seed, epoch, index)``.
-        real_vocals: pool of real solo singing for the ``vocals`` source (training only).
+        real_vocals: pool of real solo singing for the ``vocals`` source (training; or, with
+            ``augment`` off and ``real_vocals_prob`` 1, a fixed real-singer validation set).
         real_vocals_prob: probability that an excerpt's vocal stem comes from ``real_vocals``.
             Its draws use their own random stream, so the other stems (and the synthetic
             vocals that are kept) are the same excerpts as in a run without real vocals.
@@ -336,8 +337,9 @@ class StemsDataset(torch.utils.data.Dataset):
         fixed = self.tracks[index % len(self.tracks)]
         fixed_start = rng.randint(0, max(0, fixed.frames - self.segment))
         real = None
-        if self.augment and self.real_vocals is not None and self.real_vocals_prob > 0:
-            vrng = random.Random(hash((self.seed, self.epoch, index, 1)))
+        if self.real_vocals is not None and self.real_vocals_prob > 0:
+            # training: new draws every epoch; validation: the same excerpts every epoch
+            vrng = random.Random(hash((self.seed, self.epoch if self.augment else 0, index, 1)))
             if vrng.random() < self.real_vocals_prob:
                 real = self.real_vocals.chunk(vrng, self.segment, self.channels)
         for s in self.sources:

@@ -49,6 +49,14 @@ class TrainConfig:
             vocal stem (:mod:`separate.training.real_vocals`; never evaluation material).
         real_vocals_prob: probability per training excerpt of using ``real_vocals`` (no effect
             without them).
+        valid_real_vocals: real solo singing kept for validation only (other singers than in
+            ``real_vocals``; the same file in both is refused): every validation excerpt is
+            validated a second time with a chunk of it as the vocal stem, reported as
+            ``valid_real`` per epoch, so that runs with and without ``real_vocals`` can be
+            compared on real voices.
+        select: what "best" means (best.pt, the learning-rate schedule, early stopping): the
+            mean validation SDR on the valid split (``"valid"``), on its real-singer version
+            (``"valid_real"``), or the average of the two (``"both"``).
         init: weights to start from instead of random ones (fine-tuning, or a 2-stem model
             from 4-stem weights): a registry model name, a card ``.toml``, a ``.safetensors``
             file or a run's ``best.pt``/``checkpoint.pt``. Tensors whose name and shape match
@@ -79,6 +87,8 @@ class TrainConfig:
     threads: int = 0
     real_vocals: list[str] = field(default_factory=list)
     real_vocals_prob: float = 0.5
+    valid_real_vocals: list[str] = field(default_factory=list)
+    select: str = "valid"
     init: str = ""
 
     @classmethod
@@ -156,6 +166,44 @@ def init_from(model: torch.nn.Module, source: str) -> tuple[list[str], list[str]
     return copied, [k for k in own if k not in copied]
 
 
+SELECT = ("valid", "valid_real", "both")
+
+
+def _valid_voices(cfg: TrainConfig) -> RealVocals | None:
+    """The real-singer validation pool, checked against the training pool and ``select``.
+
+    Raises:
+        UsageError: unknown ``select``; ``valid_real``/``both`` without ``valid_real_vocals``;
+            a file in both ``real_vocals`` and ``valid_real_vocals``.
+    """
+    from separate.errors import UsageError
+    from separate.training.real_vocals import find_voice_files
+
+    if cfg.select not in SELECT:
+        raise UsageError(f"select = {cfg.select!r}: one of {', '.join(SELECT)}")
+    if not cfg.valid_real_vocals:
+        if cfg.select != "valid":
+            raise UsageError(f"select = {cfg.select!r} needs valid_real_vocals")
+        return None
+    held_out = {f.resolve() for f in find_voice_files(cfg.valid_real_vocals)}
+    both = held_out & {f.resolve() for f in find_voice_files(cfg.real_vocals)}
+    if both:
+        raise UsageError(f"{sorted(both)[0]}: in both real_vocals and valid_real_vocals "
+                         "(validation singers must be held out of training)")
+    return RealVocals(cfg.valid_real_vocals, cfg.sample_rate)
+
+
+def selection_score(entry: dict[str, Any], select: str) -> float:
+    """The number that ranks epochs (dB): ``entry["valid"]["mean"]``, the real-singer
+    ``entry["valid_real"]["mean"]``, or their average (``select`` = ``valid`` / ``valid_real``
+    / ``both``)."""
+    if select == "valid":
+        return float(entry["valid"]["mean"])
+    if select == "valid_real":
+        return float(entry["valid_real"]["mean"])
+    return 0.5 * (float(entry["valid"]["mean"]) + float(entry["valid_real"]["mean"]))
+
+
 def hybrid_loss(model: torch.nn.Module, est: torch.Tensor, src: torch.Tensor, mix: torch.Tensor,
                 alpha: float, beta: float) -> tuple[torch.Tensor, dict[str, float]]:
     """Eq. 6.12: ``α·L_SDR + β·L_Mag`` for ``est, src [B, S, C, T]``, ``mix [B, C, T]``."""
@@ -207,9 +255,13 @@ def plot_history(history: list[dict[str, Any]], path: Path) -> None:
     ax[0].set_xlabel("epoch")
     ax[0].set_ylabel("α·L_SDR + β·L_Mag")
     ax[0].grid(alpha=0.3)
-    for key in history[-1]["valid"]:
-        ax[1].plot(ep, [h["valid"][key] for h in history], label=key,
+    for i, key in enumerate(history[-1]["valid"]):
+        ax[1].plot(ep, [h["valid"][key] for h in history], label=key, color=f"C{i}",
                    lw=2.5 if key == "mean" else 1)
+        if "valid_real" in history[-1]:
+            ax[1].plot(ep, [h.get("valid_real", {}).get(key, math.nan) for h in history],
+                       label=f"{key}, real singers", color=f"C{i}", ls="--",
+                       lw=2.5 if key == "mean" else 1)
     ax[1].set_xlabel("epoch")
     ax[1].set_ylabel("validation SDR (dB)")
     ax[1].legend(fontsize=8)
@@ -234,8 +286,9 @@ def train(cfg: TrainConfig, resume: bool = False,
             with ``("init", {"source", "copied", "kept"})`` when weights come from ``cfg.init``.
 
     Returns:
-        ``{"best_epoch", "best_valid", "history", "seconds", "model"}`` (the model as it is
-        after the last step, not the best epoch's).
+        ``{"best_epoch", "best_valid", "history", "seconds", "model"}`` (``best_valid``: the
+        best epoch's ``select`` score in dB; the model as it is after the last step, not the
+        best epoch's).
     """
     rank, world, device = setup_distributed()
     if cfg.threads:
@@ -259,6 +312,7 @@ def train(cfg: TrainConfig, resume: bool = False,
         on_progress("data", {"train": len(train_tracks), "valid": len(valid_tracks)})
     voices = (RealVocals(cfg.real_vocals, cfg.sample_rate)
               if cfg.real_vocals and cfg.real_vocals_prob > 0 else None)
+    valid_voices = _valid_voices(cfg)
     train_set = StemsDataset(train_tracks, cfg.sources, segment, cfg.audio_channels,
                              cfg.examples, augment=True, seed=cfg.seed, real_vocals=voices,
                              real_vocals_prob=cfg.real_vocals_prob)
@@ -275,6 +329,14 @@ def train(cfg: TrainConfig, resume: bool = False,
     # the dataset's new epoch and track list (persistent workers would keep stale copies)
     valid_loader = torch.utils.data.DataLoader(valid_set, batch_size=cfg.batch_size,
                                                num_workers=cfg.workers)
+    valid_real_loader = None
+    if valid_voices is not None:
+        valid_real_set = StemsDataset(valid_tracks, cfg.sources, segment, cfg.audio_channels,
+                                      cfg.valid_examples, augment=False, seed=cfg.seed + 1,
+                                      real_vocals=valid_voices, real_vocals_prob=1.0)
+        valid_real_loader = torch.utils.data.DataLoader(valid_real_set,
+                                                        batch_size=cfg.batch_size,
+                                                        num_workers=cfg.workers)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode="max", factor=0.5,
                                                            patience=max(1, cfg.patience // 3))
@@ -317,15 +379,20 @@ def train(cfg: TrainConfig, resume: bool = False,
             if cfg.max_steps and state["step"] >= cfg.max_steps:
                 break
         valid = validate(model, valid_loader, device, cfg.sources)
-        scheduler.step(valid["mean"] if not math.isnan(valid["mean"]) else -math.inf)
+        entry: dict[str, Any] = {"epoch": epoch, "train_loss": total / max(n, 1),
+                                 "valid": valid}
+        if valid_real_loader is not None:
+            entry["valid_real"] = validate(model, valid_real_loader, device, cfg.sources)
+        score = selection_score(entry, cfg.select)
+        scheduler.step(score if not math.isnan(score) else -math.inf)
         state["epoch"] = epoch
         state["seconds"] = time.perf_counter() - start_time
-        state["history"].append({"epoch": epoch, "train_loss": total / max(n, 1),
-                                 "valid": valid, "lr": optimizer.param_groups[0]["lr"],
-                                 "seconds": state["seconds"]})
-        improved = valid["mean"] > state["best"]
+        entry.update({"score": score, "lr": optimizer.param_groups[0]["lr"],
+                      "seconds": state["seconds"]})
+        state["history"].append(entry)
+        improved = score > state["best"]
         if improved:
-            state["best"], state["best_epoch"] = valid["mean"], epoch
+            state["best"], state["best_epoch"] = score, epoch
         if rank == 0:
             if improved:
                 torch.save({"model": model.state_dict()}, out / "best.pt")
