@@ -107,3 +107,26 @@ def test_train_stops_at_the_cpu_budget(tmp_path):
               model_args={"hidden": 8}, max_cpu_seconds=0.0)
     assert s["steps"] == 0 and s["stopped_by"] == "cpu budget"
     assert (tmp_path / "f0-t.safetensors").is_file()
+
+
+def test_cli_several_voice_counts_and_folders_checkpoint_and_resume(tmp_path, capsys):
+    import torch
+
+    from tests.conftest import run_cli
+
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir()
+    b.mkdir()
+    _write_item(a, "duet", [440.0, 220.0])
+    _write_item(b, "trio", [523.0, 330.0, 131.0])
+    out, ckpt = tmp_path / "m" / "f0-t", tmp_path / "ckpt.pt"
+    args = ["f0", "train", str(a), str(b), "-n", "2", "-n", "3", "-o", str(out), "--batch", "2",
+            "--segment", "0.25", "--hidden", "8", "--lr-final", "1e-5", "--checkpoint",
+            str(ckpt)]
+    code, _, err = run_cli(args + ["--steps", "2"], capsys)
+    assert code == 0, err
+    assert "2 mixtures" in " ".join(err.split())
+    code, _, err = run_cli(args + ["--steps", "3"], capsys)  # resumes at step 2
+    assert code == 0, err
+    assert len(torch.load(ckpt, weights_only=False)["losses"]) == 3
+    assert load_source_filter(out.with_suffix(".toml")).enc_gru.hidden_size == 8

@@ -277,12 +277,14 @@ def split(
 
 @f0_app.command("train")
 def train(
-    data: Path = typer.Argument(
+    data: list[Path] = typer.Argument(
         ...,
-        help="Folder of mixtures with F0: <track>/mixture.wav + <track>/f0/*.csv (separate "
+        help="Folder(s) of mixtures with F0: <track>/mixture.wav + <track>/f0/*.csv (separate "
         "synth), or <name>.wav + <name>.f0.csv (separate f0 track).",
     ),
-    voices: int = typer.Option(..., "--voices", "-n", min=1, help="Voices per mixture (J)."),
+    voices: list[int] = typer.Option(
+        ..., "--voices", "-n", min=1, help="Voices per mixture (J); repeat (-n 2 -n 4) to "
+        "train on several J, each batch one J, drawn in proportion to its total duration."),
     output: Path = typer.Option(
         ..., "-o", "--output", help="Output path without suffix: writes OUT.safetensors + OUT.toml."
     ),
@@ -293,6 +295,15 @@ def train(
     hidden: int = typer.Option(256, help="Width of the GRUs/MLPs (new models only)."),
     init: str = typer.Option(None, "--init", help="Continue from this source-filter card."),
     seed: int = typer.Option(0, help="Random seed."),
+    lr_final: float = typer.Option(
+        None, "--lr-final", help="Cosine decay of the rate from --lr to this over --steps."),
+    checkpoint: Path = typer.Option(
+        None, "--checkpoint", help="Checkpoint file: written every --checkpoint-seconds, "
+        "and resumed from when it exists (run the same command again to continue)."),
+    checkpoint_seconds: float = typer.Option(300.0, "--checkpoint-seconds", min=1.0),
+    max_cpu_seconds: float = typer.Option(
+        None, "--max-cpu-seconds", help="Stop (and write the card) after this much CPU time of "
+        "this process, counting the time before a resume."),
 ) -> None:
     """Train the source-filter model on mixtures only (unsupervised, Schulze-Forster et al.).
 
@@ -313,9 +324,12 @@ def train(
     ) as bar:
         task = bar.add_task("train", total=steps, loss=float("nan"))
         summary = run_train(
-            data, voices, output, steps=steps, batch=batch, lr=lr, segment_seconds=segment,
+            [str(d) for d in data], voices if len(voices) > 1 else voices[0], output,
+            steps=steps, batch=batch, lr=lr, segment_seconds=segment,
             model_args={"hidden": hidden}, init=init_model, seed=seed,
             progress=lambda s, _t, loss: bar.update(task, completed=s, loss=loss),
+            lr_final=lr_final, checkpoint=checkpoint, checkpoint_seconds=checkpoint_seconds,
+            max_cpu_seconds=max_cpu_seconds,
         )
     err_console().print(
         f"wrote {summary['weights']} and {summary['card']} ({summary['items']} mixtures, "
