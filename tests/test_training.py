@@ -219,6 +219,24 @@ def test_cli_init_a_two_stem_model_from_a_four_stem_run(tmp_path, capsys):
                             "--init", str(tmp_path / "four" / "best.pt")], capsys)
     assert code == 0, err
     assert "random: decoder.5.0.weight, decoder.5.0.bias" in " ".join(err.split())
+    assert "initial weights: valid SDR vocals" in " ".join(err.split())
     code, _, err = run_cli(["train", "--data", str(data), "--out", str(tmp_path / "bad"),
                             "--config", str(cfg2), "--init", str(tmp_path / "nope.pt")], capsys)
     assert code == 2 and "cannot read initial weights" in err and "Traceback" not in err
+
+
+def test_init_weights_are_validated_first_and_kept_until_beaten(tmp_path):
+    data = make_corpus(tmp_path / "data")
+    start = train(config(tmp_path, data, out=str(tmp_path / "start"), epochs=3, examples=8))
+    init = str(tmp_path / "start" / "best.pt")
+    # a rate that wrecks the weights: no epoch beats the starting point
+    res = train(config(tmp_path, data, out=str(tmp_path / "wreck"), epochs=2, lr=1e3,
+                       init=init))
+    assert res["initial"]["score"] == pytest.approx(start["best_valid"], abs=1e-4)
+    assert res["best_epoch"] == 0 and res["best_valid"] == res["initial"]["score"]
+    kept = torch.load(tmp_path / "wreck" / "best.pt", weights_only=True)["model"]
+    saved = torch.load(tmp_path / "start" / "best.pt", weights_only=True)["model"]
+    for k, v in saved.items():
+        torch.testing.assert_close(kept[k], v)
+    # without --init there is no starting point to beat
+    assert train(config(tmp_path, data, out=str(tmp_path / "fresh"), epochs=1))["initial"] is None

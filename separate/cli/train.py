@@ -103,6 +103,14 @@ def train(
                 console.print(f"initial weights: {info['source']} ({len(info['copied'])} "
                               f"tensors copied; random: {kept})")
                 return
+            if kind == "initial":
+                line = "initial weights: valid SDR " + ", ".join(
+                    f"{k} {x:.2f}" for k, x in info["valid"].items()) + " dB"
+                if "valid_real" in info:
+                    line += ("; real singers: " + ", ".join(
+                        f"{k} {x:.2f}" for k, x in info["valid_real"].items()) + " dB")
+                console.print(line)
+                return
             if kind == "step":
                 progress.update(task, advance=1, loss=info["loss"],
                                 description=f"epoch {info['epoch']}")
@@ -140,15 +148,19 @@ def export_best(cfg: Any, name: str, models_dir: Path, result: dict[str, Any]) -
     best = torch.load(Path(cfg.out) / "best.pt", map_location="cpu", weights_only=True)
     model.load_state_dict(best["model"])
     hist = result["history"]
+    by_epoch = {h["epoch"]: h for h in hist}
+    if result.get("initial"):
+        by_epoch[0] = result["initial"]  # best_epoch 0: no epoch beat the --init weights
+    best = by_epoch.get(result["best_epoch"], {})
     training = {
         "command": "separate " + " ".join(sys.argv[1:]),
         "config": {k: v for k, v in asdict(cfg).items() if k not in ("out",)},
         "epochs": len(hist),
         "best_epoch": result["best_epoch"],
         "wall_time_seconds": round(result["seconds"], 1),
-        "best_valid_sdr_db": hist[result["best_epoch"] - 1]["valid"] if hist else {},
-        **({"best_valid_real_singers_sdr_db": hist[result["best_epoch"] - 1]["valid_real"]}
-           if hist and "valid_real" in hist[result["best_epoch"] - 1] else {}),
+        "best_valid_sdr_db": best.get("valid", {}),
+        **({"best_valid_real_singers_sdr_db": best["valid_real"]} if "valid_real" in best
+           else {}),
     }
     return export_model(model, name, models_dir, arch=cfg.arch, args=cfg.args,
                         engine={"segment": cfg.segment, "overlap": 0.25},

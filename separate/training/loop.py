@@ -283,12 +283,16 @@ def train(cfg: TrainConfig, resume: bool = False,
         on_progress: called with ``("step", {...})`` after every step and ``("epoch", {...})``
             after every epoch (the CLI draws its progress bar from these), once with
             ``("data", {"train", "valid"})`` (track counts) when the data is read, and once
-            with ``("init", {"source", "copied", "kept"})`` when weights come from ``cfg.init``.
+            with ``("init", {"source", "copied", "kept"})`` and ``("initial", {"valid",
+            "score", ...})`` (their validation before training) when weights come from
+            ``cfg.init``.
 
     Returns:
-        ``{"best_epoch", "best_valid", "history", "seconds", "model"}`` (``best_valid``: the
-        best epoch's ``select`` score in dB; the model as it is after the last step, not the
-        best epoch's).
+        ``{"best_epoch", "best_valid", "initial", "history", "seconds", "model"}``
+        (``best_valid``: the best epoch's ``select`` score in dB; ``initial``: the validation
+        of the ``cfg.init`` weights before training, which are best.pt and ``best_epoch`` 0
+        until an epoch beats them, else ``None``; the model as it is after the last step, not
+        the best epoch's).
     """
     rank, world, device = setup_distributed()
     if cfg.threads:
@@ -350,6 +354,19 @@ def train(cfg: TrainConfig, resume: bool = False,
         state = ckpt["state"]
         for group in optimizer.param_groups:  # the configured rate wins over the saved one
             group["lr"] = cfg.lr
+    if cfg.init and state["epoch"] == 0 and not state["history"]:
+        # the starting point of a fine-tuning run: kept as best.pt until an epoch beats it
+        initial: dict[str, Any] = {"valid": validate(model, valid_loader, device, cfg.sources)}
+        if valid_real_loader is not None:
+            initial["valid_real"] = validate(model, valid_real_loader, device, cfg.sources)
+        initial["score"] = selection_score(initial, cfg.select)
+        state["initial"] = initial
+        if not math.isnan(initial["score"]):
+            state["best"], state["best_epoch"] = initial["score"], 0
+        if rank == 0:
+            torch.save({"model": model.state_dict()}, out / "best.pt")
+            if on_progress:
+                on_progress("initial", initial)
     net: torch.nn.Module = model
     if world > 1:
         net = torch.nn.parallel.DistributedDataParallel(model)
@@ -409,4 +426,5 @@ def train(cfg: TrainConfig, resume: bool = False,
         if cfg.max_steps and state["step"] >= cfg.max_steps:
             break
     return {"best_epoch": state["best_epoch"], "best_valid": state["best"],
+            "initial": state.get("initial"),
             "history": state["history"], "seconds": state["seconds"], "model": model}
