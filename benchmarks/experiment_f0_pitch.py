@@ -252,7 +252,8 @@ def _plot(path: Path, tr, ref_t, ref, name: str) -> None:
     plt.close(fig)
 
 
-SONG_METHODS = ("melody", "melody-salience", "pyin-mix", "salience-mix", "salience-vocals")
+SONG_METHODS = ("melody", "melody-salience", "melody-vocals", "melody-vocals-salience",
+                "pyin-mix", "salience-mix", "salience-vocals")
 
 
 def song_melody(model, methods: list[str]) -> list[dict]:
@@ -271,6 +272,11 @@ def song_melody(model, methods: list[str]) -> list[dict]:
         "melody-salience": ("f0 melody --method salience (default vocals -> salience)",
                             lambda: track_melody_file(ROCK / "mixture.flac", model="default",
                                                       method="salience").track),
+        "melody-vocals": ("f0 melody -m vocals (2-stem model's vocals -> pYIN)",
+                          lambda: track_melody_file(ROCK / "mixture.flac", model="vocals").track),
+        "melody-vocals-salience": ("f0 melody -m vocals --method salience",
+                                   lambda: track_melody_file(ROCK / "mixture.flac", model="vocals",
+                                                             method="salience").track),
         "pyin-mix": ("pYIN on the mixture", lambda: pyin_track(mix, sr)),
         "salience-mix": ("salience on the mixture (1 voice)",
                          lambda: track_f0(mix, sr, 1, "salience", model=model)),
