@@ -24,7 +24,7 @@ import torch
 from separate.audio.io import AtomicAudioWriter, audio_info, output_subtype, stream_audio
 from separate.engine import StreamSeparator, resolve_device
 from separate.errors import InputError, UsageError
-from separate.registry import find_card, load_model
+from separate.registry import load_model
 from separate.stems import StemPlan, plan_stems
 
 DEFAULT_MODEL = "default"
@@ -119,8 +119,7 @@ class Separator:
         if isinstance(model, torch.nn.Module):
             self.model = model.to(self.device).eval()
         else:
-            find_card(model).require_command("split")
-            self.model = load_model(model, self.device)
+            self.model = load_model(model, self.device, subcommand="split")
         card = getattr(self.model, "card", None)
         engine = dict(getattr(card, "engine", None) or {})
         self.segment = float(segment if segment is not None else engine.get("segment", 10.0))

@@ -117,10 +117,9 @@ def adapt(
     if isinstance(model, torch.nn.Module):
         net = model.to(device)
     else:
-        from separate.registry import find_card, load_model
+        from separate.registry import load_model
 
-        find_card(model).require_command("split")  # adapt fine-tunes split models
-        net = load_model(model, device=device)
+        net = load_model(model, device=device, subcommand="split")  # adapt tunes split models
     config = config or AdaptConfig()
     audio, sr = read_audio(mix)
     x = to_model_format(audio, sr, net)

@@ -219,6 +219,18 @@ def model_from_card(card: ModelCard, device: str | torch.device = "cpu") -> torc
     return model.to(device).eval()
 
 
-def load_model(spec: str | os.PathLike[str], device: str | torch.device = "cpu") -> torch.nn.Module:
-    """Card name or path → a ready model in eval mode on ``device`` (raises ``ModelError``)."""
-    return model_from_card(find_card(spec), device)
+def load_model(spec: str | os.PathLike[str], device: str | torch.device = "cpu",
+               subcommand: str | None = None) -> torch.nn.Module:
+    """Card name or path → a ready model in eval mode on ``device``.
+
+    Args:
+        subcommand: when given, the card must be one that ``separate SUBCOMMAND`` runs (its
+            ``subcommand`` key, default ``split``), checked before any weights are read.
+
+    Raises:
+        ModelError: unknown model, weights missing or corrupt, a card of another subcommand.
+    """
+    card = find_card(spec)
+    if subcommand is not None:
+        card.require_command(subcommand)
+    return model_from_card(card, device)
