@@ -191,7 +191,7 @@ def split(
         "baseline (NMF1, Ewert & Müller).",
     ),
     model: str = typer.Option(
-        "f0-choir",
+        "f0-choir",  # separate.f0.split.DEFAULT_MODEL (not imported here: it pulls in torch)
         "-m",
         "--model",
         help="Source-filter model card (name or .toml path). Default: f0-choir (embedded, "
@@ -226,12 +226,12 @@ def split(
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
     from separate.f0.io import read_mono, write_mono
-    from separate.f0.split import load_source_filter, split_voices
+    from separate.f0.split import DEFAULT_MODEL, UNTRAINED, load_source_filter, split_voices
     from separate.f0.track import read_f0_csv, track_f0, write_f0_csv
 
     if method not in ("model", "nmf"):
         raise UsageError(f"unknown --method {method!r}; use model or nmf")
-    if method == "nmf" and (model != "f0-choir" or fit_steps):
+    if method == "nmf" and (model != DEFAULT_MODEL or fit_steps):
         raise UsageError("--model and --fit-steps apply to --method model only")
     mono, sr = read_mono(audio)
     out_dir = output or audio.with_name(audio.stem + "_voices")
@@ -250,7 +250,7 @@ def split(
     net = None
     if method == "model":
         net = load_source_filter(model, seed, hidden=hidden)
-        if model == "untrained" and fit_steps == 0:
+        if model == UNTRAINED and fit_steps == 0:
             err_console().print(
                 "[yellow]warning:[/yellow] untrained source-filter model without --fit-steps: "
                 "the masks follow the F0 only"
