@@ -104,24 +104,14 @@ def train(
                               f"tensors copied; random: {kept})")
                 return
             if kind == "initial":
-                line = "initial weights: valid SDR " + ", ".join(
-                    f"{k} {x:.2f}" for k, x in info["valid"].items()) + " dB"
-                if "valid_real" in info:
-                    line += ("; real singers: " + ", ".join(
-                        f"{k} {x:.2f}" for k, x in info["valid_real"].items()) + " dB")
-                console.print(line)
+                console.print("initial weights: " + _validation_text(info))
                 return
             if kind == "step":
                 progress.update(task, advance=1, loss=info["loss"],
                                 description=f"epoch {info['epoch']}")
             else:
-                v = info["valid"]
-                line = (f"epoch {info['epoch']}: train loss {info['train_loss']:.4f}, valid SDR "
-                        + ", ".join(f"{k} {x:.2f}" for k, x in v.items()) + " dB")
-                if "valid_real" in info:
-                    line += ("; real singers: " + ", ".join(
-                        f"{k} {x:.2f}" for k, x in info["valid_real"].items()) + " dB")
-                console.print(line)
+                console.print(f"epoch {info['epoch']}: train loss {info['train_loss']:.4f}, "
+                              + _validation_text(info))
                 progress.reset(task, total=steps)
 
         if any(next(Path(d).glob(g), None) for d in cfg.data
@@ -134,6 +124,17 @@ def train(
         console.print(f"exported {path}")
     out_console().print_json(json.dumps({k: v for k, v in result.items()
                                              if k not in ("history", "model")}))
+
+
+def _validation_text(info: dict[str, Any]) -> str:
+    """``valid SDR vocals 1.23, ... dB`` (+ ``; real singers: ... dB``) of a validation entry."""
+    def sdrs(d: dict[str, float]) -> str:
+        return ", ".join(f"{k} {x:.2f}" for k, x in d.items()) + " dB"
+
+    text = "valid SDR " + sdrs(info["valid"])
+    if "valid_real" in info:
+        text += "; real singers: " + sdrs(info["valid_real"])
+    return text
 
 
 def export_best(cfg: Any, name: str, models_dir: Path, result: dict[str, Any]) -> Path:
