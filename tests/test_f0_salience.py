@@ -143,7 +143,7 @@ def test_shipped_model_loads_and_bad_cards_fail(tmp_path):
     net = load_salience_model()
     assert net.card.arch == "salience_unet"
     assert not net.training
-    with pytest.raises(ModelError, match="not a 'salience_unet'"):
+    with pytest.raises(ModelError, match="not for `separate f0 track --method salience`"):
         load_salience_model("identity")
     bad = tmp_path / "bad.toml"
     bad.write_text('arch = "salience_unet"\nsources = ["salience"]\nsample_rate = 22050\n'

@@ -12,7 +12,6 @@ import os
 from pathlib import Path
 from typing import Any
 
-import tomli_w
 import torch
 
 from separate.errors import UsageError
@@ -25,11 +24,6 @@ def card_paths(path: str | os.PathLike[str]) -> tuple[Path, Path]:
     if p.suffix in (".toml", ".safetensors"):
         p = p.with_suffix("")
     return p.with_name(p.name + ".toml"), p.with_name(p.name + ".safetensors")
-
-
-def _drop_none(d: dict[str, Any]) -> dict[str, Any]:
-    """TOML has no null: leave out keys whose value is ``None`` (recursively)."""
-    return {k: _drop_none(v) if isinstance(v, dict) else v for k, v in d.items() if v is not None}
 
 
 def save_adapted_model(
@@ -60,6 +54,7 @@ def save_adapted_model(
     from safetensors.torch import save_file
 
     from separate.registry import sha256_file
+    from separate.registry.card import write_card
 
     base = getattr(model, "card", None)
     if base is None:
@@ -95,7 +90,5 @@ def save_adapted_model(
         "weights": weights,
         "training": {"base_model": base.name, **(training or {})},
     }
-    tmp_card = card_path.with_name(card_path.name + ".part")
-    tmp_card.write_text(tomli_w.dumps(_drop_none(data)), encoding="utf-8")
-    os.replace(tmp_card, card_path)
+    write_card(card_path, data, subcommand=base.subcommand)
     return card_path, weights_path

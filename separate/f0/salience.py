@@ -29,8 +29,6 @@ from pathlib import Path
 
 import numpy as np
 
-from separate.errors import ModelError
-
 SAMPLE_RATE = 22050
 HOP = 256
 BINS_PER_OCTAVE = 60  # 20 cents
@@ -177,28 +175,13 @@ def load_salience_model(spec: str | Path | None = None):
     Returns a :class:`separate.nets.salience.SalienceUNet` in eval mode (its card on ``.card``).
 
     Raises:
-        ModelError: no such card, a card of another architecture, missing or corrupt weights.
+        ModelError: no such card, a card of another subcommand, missing or corrupt weights
+            (:func:`separate.registry.load_model`).
     """
-    from safetensors.torch import load_file
+    from separate.registry import load_model
 
-    from separate.nets.salience import SalienceUNet
-    from separate.registry.loader import find_card, sha256_file, weights_path
-
-    card = find_card(DEFAULT_MODEL if spec is None else spec)
-    if card.arch != ARCH:
-        raise ModelError(f"model {card.name!r} is a {card.arch!r}, not a {ARCH!r} model")
-    path = weights_path(card)
-    if path is None or not Path(path).is_file():
-        raise ModelError(f"model {card.name!r}: weights not found ({path})")
-    if card.weights.sha256 and sha256_file(path) != card.weights.sha256:
-        raise ModelError(f"model {card.name!r}: weights {path} do not match the card's sha256")
-    model = SalienceUNet(**card.args)
-    try:
-        model.load_state_dict(load_file(str(path)))
-    except (RuntimeError, OSError) as exc:
-        raise ModelError(f"model {card.name!r}: cannot load weights ({exc})") from None
-    model.card = card  # type: ignore[attr-defined]
-    return model.eval()
+    return load_model(DEFAULT_MODEL if spec is None else spec, "cpu",
+                      subcommand="f0 track --method salience")
 
 
 def salience_map(

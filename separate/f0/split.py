@@ -20,7 +20,6 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from separate.errors import ModelError
 from separate.f0.io import resample
 from separate.f0.track import F0Track
 from separate.nets.source_filter import (
@@ -45,29 +44,15 @@ def load_source_filter(
     faster on a CPU).
 
     Raises:
-        ModelError: unknown model, a card of another architecture, missing/corrupt weights.
+        ModelError: unknown model, a card of another subcommand than ``f0 split``,
+            missing/corrupt weights (:func:`separate.registry.load_model`).
     """
     if spec is None or spec == UNTRAINED:
         torch.manual_seed(seed)
         return SourceFilterModel(hidden=hidden)
-    from safetensors.torch import load_file
+    from separate.registry import load_model
 
-    from separate.registry.loader import find_card, sha256_file, weights_path
-
-    card = find_card(spec)
-    if card.arch != ARCH:
-        raise ModelError(f"model {card.name!r} is a {card.arch!r}, not a {ARCH!r} model")
-    model = SourceFilterModel(sample_rate=card.sample_rate, **card.args)
-    path = weights_path(card)
-    if path is None or not Path(path).is_file():
-        raise ModelError(f"model {card.name!r}: weights not found ({path})")
-    if card.weights.sha256 and sha256_file(path) != card.weights.sha256:
-        raise ModelError(f"model {card.name!r}: weights {path} do not match the card's sha256")
-    try:
-        model.load_state_dict(load_file(str(path)))
-    except (RuntimeError, OSError) as exc:
-        raise ModelError(f"model {card.name!r}: cannot load weights ({exc})") from None
-    return model.eval()
+    return load_model(spec, "cpu", subcommand="f0 split")  # type: ignore[return-value]
 
 
 def _segments(mix: torch.Tensor, f0_frames: torch.Tensor, seg: int, hop: int):

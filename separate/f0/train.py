@@ -331,7 +331,7 @@ def write_card(
     """Write the model card of a source-filter model (temp file, then rename).
 
     ``sources`` lists ``voices`` names (voice1..voiceJ); the model itself serves any J."""
-    import tomli_w
+    from separate.registry.card import write_card as write_model_card
 
     data = {
         "name": card.stem,
@@ -349,6 +349,4 @@ def write_card(
     }
     if metrics:
         data["metrics"] = metrics
-    tmp = card.with_name(card.name + ".part")
-    tmp.write_text(tomli_w.dumps(data), encoding="utf-8")
-    tmp.replace(card)
+    write_model_card(card, data, subcommand="f0 split")

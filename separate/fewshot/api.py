@@ -38,19 +38,27 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
 def load_fewshot_model(model: str | os.PathLike[str] | torch.nn.Module, device: str = "cpu"):
     """A registry name/path or a module → a few-shot model in eval mode.
 
+    A name or path goes through :func:`separate.registry.load_model` with
+    ``subcommand="fewshot"``; a module must honour the ``fewshot`` contract
+    (:func:`separate.nets.check_contract`: a separation model with ``condition`` and
+    ``set_target_name``).
+
     Raises:
-        ModelError: unknown model or bad weights. UsageError: not a few-shot model.
+        ModelError: unknown model, bad weights, a card of another subcommand.
+        UsageError: a module that is not a few-shot model.
     """
-    import separate.nets.fewshot  # noqa: F401 - registers "fewshot" and "fewshot-class"
+    from separate.nets import check_contract
     from separate.registry import load_model
 
-    m = model if isinstance(model, torch.nn.Module) else load_model(model, device)
-    if not hasattr(m, "condition") or not hasattr(m, "set_target_name"):
-        raise UsageError(
-            f"model {getattr(getattr(m, 'card', None), 'name', type(m).__name__)!r} is not a "
-            "few-shot model (arch 'fewshot' or 'fewshot-class')"
-        )
-    return m.eval()
+    if not isinstance(model, torch.nn.Module):
+        return load_model(model, device, subcommand="fewshot")
+    try:
+        check_contract(model, "fewshot")
+    except TypeError as exc:
+        name = getattr(getattr(model, "card", None), "name", type(model).__name__)
+        raise UsageError(f"model {name!r} is not a few-shot model (arch 'fewshot' or "
+                         f"'fewshot-class'): {exc}") from None
+    return model.eval()
 
 
 def condition_model(

@@ -336,10 +336,10 @@ def export(model, cfg: TrainConfig, best_valid: float, steps: int, seconds: floa
     best validation loss and its step, the held-out classes and (``data``) hours, voices and
     classes per split.
     """
-    import tomli_w
     from safetensors.torch import save_file
 
     from separate.registry import sha256_file
+    from separate.registry.card import write_card
 
     out = Path(cfg.out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -383,6 +383,5 @@ def export(model, cfg: TrainConfig, best_valid: float, steps: int, seconds: floa
     }
     if data:
         training["data"] = data
-    card_path = out.with_suffix(".toml")
-    card_path.write_text(tomli_w.dumps(card), encoding="utf-8")
+    card_path = write_card(out.with_suffix(".toml"), card, subcommand="fewshot")
     return out, card_path

@@ -275,7 +275,7 @@ class _TargetResidualModel(nn.Module):
         return torch.stack([est, mix - est], dim=1)
 
 
-@register("fewshot")
+@register("fewshot", subcommand="fewshot")
 class FewShotSeparator(_TargetResidualModel):
     """Few-shot conditioned U-Net (Sec. 2.2; with ``negatives=True``, Sec. 3.5).
 
@@ -406,7 +406,7 @@ class FewShotSeparator(_TargetResidualModel):
         return z
 
 
-@register("fewshot-class")
+@register("fewshot-class", subcommand="fewshot")
 class ClassConditionedSeparator(_TargetResidualModel):
     """Class-conditioned baseline (Sec. 2.1): the same U-Net, FiLM driven by a one-hot vector.
 

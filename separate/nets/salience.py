@@ -19,6 +19,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from separate.nets import register
+
 
 def _block(c_in: int, c_out: int, kernel: tuple[int, int] = (3, 3)) -> nn.Sequential:
     pad = (kernel[0] // 2, kernel[1] // 2)
@@ -29,6 +31,7 @@ def _block(c_in: int, c_out: int, kernel: tuple[int, int] = (3, 3)) -> nn.Sequen
     )
 
 
+@register("salience_unet", subcommand="f0 track --method salience", card_fields=())
 class SalienceUNet(nn.Module):
     """Pitch-salience U-Net.
 

@@ -213,10 +213,10 @@ def train(features: Path, out: Path, steps: int = 3000, batch: int = 16, patch: 
 
 def export(run: Path, dest: Path, card_extra: dict | None = None) -> Path:
     """Write ``dest.safetensors`` (weights of ``run/best.pt``) and the card ``dest.toml``."""
-    import tomli_w
     import torch
     from safetensors.torch import save_file
 
+    from separate.registry.card import write_card
     from separate.registry.loader import sha256_file
 
     ck = torch.load(Path(run) / "best.pt", weights_only=False)
@@ -239,8 +239,7 @@ def export(run: Path, dest: Path, card_extra: dict | None = None) -> Path:
                      "harmonics": [0.5, 1, 2, 3, 4, 5]},
     }
     card.update(card_extra or {})
-    dest.with_suffix(".toml").write_text(tomli_w.dumps(card), encoding="utf-8")
-    return dest.with_suffix(".toml")
+    return write_card(dest.with_suffix(".toml"), card, subcommand="f0 track --method salience")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -29,6 +29,8 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from separate.nets import register
+
 # ---------------------------------------------------------------------------------------------
 # Parameter transforms
 
@@ -390,6 +392,7 @@ def fill_unvoiced(f0: Tensor) -> Tensor:
     return out
 
 
+@register("source_filter", subcommand="f0 split", card_fields=("sample_rate",))
 class SourceFilterModel(nn.Module):
     """Mixture encoder + per-source decoder + source-filter synthesiser (Sec. III, Fig. 3).
 

@@ -7,7 +7,14 @@ the Hugging Face cache with the card's pinned revision, sha256 checked after dow
 every load, offline use, upload).
 """
 
-from separate.registry.card import ModelCard, WeightsRef, card_from_dict, load_card
+from separate.registry.card import (
+    ModelCard,
+    WeightsRef,
+    card_from_dict,
+    dump_card,
+    load_card,
+    write_card,
+)
 from separate.registry.loader import (
     builtin_models_dir,
     find_card,
@@ -25,6 +32,7 @@ __all__ = [
     "WeightsRef",
     "builtin_models_dir",
     "card_from_dict",
+    "dump_card",
     "find_card",
     "list_cards",
     "load_card",
@@ -34,4 +42,5 @@ __all__ = [
     "verified_files",
     "verify_file",
     "weight_files",
+    "write_card",
 ]

@@ -10,7 +10,7 @@ weights are and their sha256, the licence, the training data and the measured me
     sample_rate = 44100
     audio_channels = 2
     license = "MIT"
-    subcommand = "split"  # what runs it (default): "fewshot", "f0 split", ...
+    subcommand = "split"  # what runs it: "split", "fewshot", "f0 split", ... (SUBCOMMANDS)
 
     [args]            # keyword arguments of the architecture's constructor
     n_fft = 2048
@@ -29,10 +29,15 @@ weights are and their sha256, the licence, the training data and the measured me
 
     [training]        # free-form: command, data, epochs, wall time
     [metrics]         # free-form: measured numbers and the command that measured them
+
+A card without ``subcommand`` (older cards) is run by the subcommand its architecture is
+registered with (:func:`separate.nets.register`), never silently by ``split``. Cards are written
+by :func:`write_card` only (``subcommand`` required).
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,6 +45,7 @@ from typing import Any
 import tomllib
 
 from separate.errors import ModelError
+from separate.nets.contract import SUBCOMMANDS
 
 
 @dataclass
@@ -153,6 +159,74 @@ def card_from_dict(data: dict[str, Any], path: Path | None = None) -> ModelCard:
         training=dict(data.get("training", {})),
         metrics=dict(data.get("metrics", {})),
         engine=dict(data.get("engine", {})),
-        subcommand=str(data.get("subcommand", "split")),
+        subcommand=str(data["subcommand"]) if "subcommand" in data else _arch_subcommand(
+            str(data["arch"])),
         path=path,
     )
+
+
+def _arch_subcommand(arch: str) -> str:
+    """The subcommand ``arch`` is registered with (``split`` for an unknown ``arch``: loading
+    it fails later with the list of known architectures)."""
+    from separate import nets
+
+    try:
+        return nets.spec(arch).subcommand
+    except KeyError:
+        return "split"
+
+
+def _drop_none(d: dict[str, Any]) -> dict[str, Any]:
+    """TOML has no null: leave out keys whose value is ``None`` (recursively)."""
+    return {k: _drop_none(v) if isinstance(v, dict) else v for k, v in d.items() if v is not None}
+
+
+def dump_card(data: dict[str, Any], *, subcommand: str) -> str:
+    """The TOML text of a card (``None`` values left out, ``subcommand`` set), checked to parse
+    as a card whose ``subcommand`` is the one its architecture is registered with.
+
+    Args:
+        data: the card's tables (``arch``, ``sources``, ``sample_rate`` at least).
+        subcommand: the subcommand that runs the model, one of
+            :data:`separate.nets.contract.SUBCOMMANDS`.
+
+    Raises:
+        ValueError: unknown ``subcommand``, one that the architecture is not run by, or a
+            missing required key.
+    """
+    import tomli_w
+
+    if subcommand not in SUBCOMMANDS:
+        raise ValueError(f"unknown subcommand {subcommand!r}; known: {', '.join(SUBCOMMANDS)}")
+    arch = str(data.get("arch", ""))
+    if "arch" in data and _arch_subcommand(arch) != subcommand:
+        raise ValueError(f"architecture {arch!r} is run by `separate {_arch_subcommand(arch)}`, "
+                         f"not `separate {subcommand}`")
+    out = _drop_none({**{k: v for k, v in data.items() if k != "subcommand"},
+                      "subcommand": subcommand})
+    try:
+        card_from_dict(out)
+    except ModelError as exc:
+        raise ValueError(str(exc)) from None
+    return tomli_w.dumps(out)
+
+
+def write_card(path: str | os.PathLike[str], data: dict[str, Any], *, subcommand: str) -> Path:
+    """Write a model card: the one card writer of every exporter (training, adapt, few-shot,
+    F0, salience, hub).
+
+    The text is :func:`dump_card`'s; it is written to ``PATH.part`` and renamed, so an
+    interrupted export never leaves a half-written card.
+
+    Returns:
+        ``path``.
+
+    Raises:
+        ValueError: see :func:`dump_card`. OSError: the folder is not writable.
+    """
+    path = Path(path)
+    text = dump_card(data, subcommand=subcommand)
+    tmp = path.with_name(path.name + ".part")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+    return path

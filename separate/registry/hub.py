@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from separate.errors import ModelError, UsageError
-from separate.registry.card import ModelCard
+from separate.registry.card import ModelCard, dump_card
 
 
 @dataclass(frozen=True)
@@ -365,35 +365,7 @@ def _hub_card_text(card: ModelCard, repo_id: str, revision: str,
     else:
         weights["files"] = dict(hashes)
     data["weights"] = weights
-    return _dump_toml(data)
-
-
-def _dump_toml(data: dict) -> str:
-    """Minimal TOML writer for cards (scalars, lists, one or two levels of tables)."""
-    import json
-
-    def value(v: object) -> str:
-        if isinstance(v, bool):
-            return "true" if v else "false"
-        if isinstance(v, (int, float)):
-            return repr(v)
-        if isinstance(v, str):
-            return json.dumps(v, ensure_ascii=False)
-        if isinstance(v, (list, tuple)):
-            return "[" + ", ".join(value(x) for x in v) + "]"
-        if isinstance(v, dict):
-            return "{" + ", ".join(f"{json.dumps(str(k))} = {value(x)}" for k, x in v.items()) + "}"
-        raise TypeError(f"cannot write {type(v).__name__} to TOML")
-
-    def table(prefix: str, d: dict) -> list[str]:
-        lines = [f"{k} = {value(v)}" for k, v in d.items() if not isinstance(v, dict)]
-        for k, v in d.items():
-            if isinstance(v, dict):
-                key = f"{prefix}.{k}" if prefix else k
-                lines += ["", f"[{key}]", *table(key, v)]
-        return lines
-
-    return "\n".join(table("", data)).strip() + "\n"
+    return dump_card(data, subcommand=card.subcommand)
 
 
 def push_card(card: ModelCard, repo_id: str, *, token: str | None = None, private: bool = False,

@@ -163,22 +163,35 @@ def _import_provider(card: ModelCard) -> None:
 def model_from_card(card: ModelCard, device: str | torch.device = "cpu") -> torch.nn.Module:
     """Build the card's architecture and load its verified weights (safetensors only).
 
-    An architecture class with a ``from_weight_files(card, files)`` classmethod builds itself
-    from the files (third-party layouts, e.g. Demucs bags); any other is built from
-    ``[args]`` and gets ``load_state_dict`` from its single safetensors file.
+    The architecture's registration (:func:`separate.nets.register`) says which card fields its
+    constructor takes (a separation model: ``sources``, ``sample_rate``, ``audio_channels``;
+    the source-filter model: ``sample_rate``; the salience network: none) and which subcommand
+    runs it; the card's ``subcommand`` must be that one, and the built model must honour that
+    subcommand's contract (:func:`separate.nets.check_contract`). An architecture class with a
+    ``from_weight_files(card, files)`` classmethod builds itself from the files (third-party
+    layouts, e.g. Demucs bags); any other gets ``load_state_dict`` from its single safetensors
+    file.
 
     Raises:
-        ModelError: weights missing, sha256 mismatch, a non-safetensors file, or weights that do
-            not fit the architecture.
+        ModelError: unknown architecture, a card whose ``subcommand`` is not its
+            architecture's, weights missing, sha256 mismatch, a non-safetensors file, weights
+            that do not fit the architecture, or a model that breaks its contract.
     """
     from safetensors.torch import load_file
 
     from separate import nets
 
     _import_provider(card)
-    nets._import_all()
-    cls = nets.ARCHITECTURES.get(card.arch)
-    factory = getattr(cls, "from_weight_files", None)
+    try:
+        arch = nets.spec(card.arch)
+    except KeyError as exc:
+        raise ModelError(f"model {card.name!r}: {exc.args[0]}") from None
+    if card.subcommand != arch.subcommand:
+        raise ModelError(
+            f"model {card.name!r}: the card says subcommand {card.subcommand!r}, but "
+            f"{card.arch!r} models are run by `separate {arch.subcommand}`; fix the card"
+        )
+    factory = getattr(arch.cls, "from_weight_files", None)
     if factory is not None:
         files = verified_files(card)
         try:
@@ -188,14 +201,10 @@ def model_from_card(card: ModelCard, device: str | torch.device = "cpu") -> torc
         except (KeyError, TypeError, ValueError, OSError) as exc:
             raise ModelError(f"model {card.name!r}: cannot build {card.arch!r}: {exc}") from None
     else:
+        fields = {"sources": list(card.sources), "sample_rate": card.sample_rate,
+                  "audio_channels": card.audio_channels}
         try:
-            model = nets.build(
-                card.arch,
-                sources=card.sources,
-                sample_rate=card.sample_rate,
-                audio_channels=card.audio_channels,
-                **card.args,
-            )
+            model = arch.cls(**{k: fields[k] for k in arch.card_fields}, **card.args)
         except (KeyError, TypeError, ValueError) as exc:
             raise ModelError(f"model {card.name!r}: cannot build {card.arch!r}: {exc}") from None
         files = verified_files(card)
@@ -214,21 +223,29 @@ def model_from_card(card: ModelCard, device: str | torch.device = "cpu") -> torc
                 raise ModelError(
                     f"model {card.name!r}: cannot load weights {path}: {exc}"
                 ) from None
-    nets.check_contract(model)
+    try:
+        nets.check_contract(model, arch.subcommand)
+    except TypeError as exc:
+        raise ModelError(f"model {card.name!r}: {exc}") from None
     model.card = card  # type: ignore[attr-defined]
     return model.to(device).eval()
 
 
 def load_model(spec: str | os.PathLike[str], device: str | torch.device = "cpu",
                subcommand: str | None = None) -> torch.nn.Module:
-    """Card name or path → a ready model in eval mode on ``device``.
+    """Card name or path → a ready model in eval mode on ``device``: the one way every
+    subcommand loads a model (split, adapt, fewshot, f0 split, f0 track).
 
     Args:
+        spec: a card name, a ``.toml`` card or a ``.safetensors`` file with its card beside it.
         subcommand: when given, the card must be one that ``separate SUBCOMMAND`` runs (its
-            ``subcommand`` key, default ``split``), checked before any weights are read.
+            ``subcommand`` key, else its architecture's), checked before any weights are read.
+            Whatever it is, the model is checked against the contract of its own subcommand
+            (:mod:`separate.nets.contract`).
 
     Raises:
-        ModelError: unknown model, weights missing or corrupt, a card of another subcommand.
+        ModelError: unknown model, weights missing or corrupt, a card of another subcommand,
+            a model that breaks its contract.
     """
     card = find_card(spec)
     if subcommand is not None:

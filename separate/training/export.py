@@ -6,10 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import tomli_w
 import torch
 from safetensors.torch import save_file
 
+from separate.registry.card import write_card
 from separate.registry.loader import sha256_file
 
 
@@ -20,7 +20,8 @@ def export_model(model: torch.nn.Module, name: str, out_dir: str | Path, *, arch
     """Write ``out_dir/NAME.safetensors`` and ``out_dir/NAME.toml``; returns the card path.
 
     The card's ``[weights] embedded`` is the safetensors file name (relative to the card), with
-    its sha256, so the pair can be moved together anywhere (``SEPARATE_MODELS``).
+    its sha256, so the pair can be moved together anywhere (``SEPARATE_MODELS``). The card's
+    ``subcommand`` is ``split`` (the training loop trains separation models).
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -44,6 +45,4 @@ def export_model(model: torch.nn.Module, name: str, out_dir: str | Path, *, arch
         card["training"] = training
     if metrics:
         card["metrics"] = metrics
-    path = out / f"{name}.toml"
-    path.write_text(tomli_w.dumps(card), encoding="utf-8")
-    return path
+    return write_card(out / f"{name}.toml", card, subcommand="split")
