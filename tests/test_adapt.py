@@ -173,6 +173,7 @@ def test_adapt_files_end_to_end_and_saved_model_loads(tmp_path):
     card, weights = card_paths(tmp_path / "adapted")
     data = tomllib.loads(card.read_text())
     assert data["arch"] == "tiny" and data["weights"]["embedded"] == "adapted.safetensors"
+    assert data["subcommand"] == "split"
     assert data["training"]["layers"] == "D" and data["training"]["base_model"] == "tiny-test"
     reloaded = load_model(card)
     assert torch.equal(reloaded.conv2.weight, out.model.conv2.weight)

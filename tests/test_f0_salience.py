@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import tomllib
 import torch
 
 from separate.errors import ModelError
@@ -243,3 +244,4 @@ def test_prepare_train_export_round_trip(tmp_path, one_torch_thread):
     card = st.export(tmp_path / "run", tmp_path / "tiny-salience")
     net = load_salience_model(card)
     assert net.card.args == {"width": 4}
+    assert tomllib.loads(card.read_text())["subcommand"] == "f0 track --method salience"

@@ -52,6 +52,7 @@ def test_train_writes_a_loadable_card_from_both_layouts(tmp_path):
     assert "3 mixtures" in res.output.replace("\n", " ")
     model = load_source_filter(out.with_suffix(".toml"))
     assert model.enc_gru.hidden_size == 16
+    assert 'subcommand = "f0 split"' in out.with_suffix(".toml").read_text()
     mix = _tone(440.0, n, sr) + _tone(220.0, n, sr)
     est = split_voices(mix, sr, read_f0_csv(data / "m0.f0.csv"), model=model)
     assert est.shape == (2, n) and np.isfinite(est).all()
@@ -92,7 +93,7 @@ def test_train_mixes_voice_counts_checkpoints_and_resumes(tmp_path):
     assert s["steps"] == 5
     import torch
 
-    assert len(torch.load(ckpt, weights_only=False)["losses"]) == 5
+    assert len(torch.load(ckpt, weights_only=True)["losses"]) == 5
     card = load_source_filter(out.with_suffix(".toml"))
     assert card.enc_gru.hidden_size == 8
 
@@ -128,5 +129,5 @@ def test_cli_several_voice_counts_and_folders_checkpoint_and_resume(tmp_path, ca
     assert "2 mixtures" in " ".join(err.split())
     code, _, err = run_cli(args + ["--steps", "3"], capsys)  # resumes at step 2
     assert code == 0, err
-    assert len(torch.load(ckpt, weights_only=False)["losses"]) == 3
+    assert len(torch.load(ckpt, weights_only=True)["losses"]) == 3
     assert load_source_filter(out.with_suffix(".toml")).enc_gru.hidden_size == 8

@@ -282,6 +282,7 @@ def test_train_exports_loadable_card(corpus, tmp_path):
     assert out.is_file() and out.with_suffix(".toml").is_file()
     m = load_model(out.with_suffix(".toml"))
     assert isinstance(m, FewShotSeparator) and m.use_negatives
+    assert 'subcommand = "fewshot"' in out.with_suffix(".toml").read_text()
     assert m.card.training["held_out"] == ["drums"]
     cfg_b = TrainConfig(corpus=str(corpus), out=str(tmp_path / "b.safetensors"), kind="class",
                         steps=1, batch_size=2, valid_every=1, valid_batches=1, **SMALL)

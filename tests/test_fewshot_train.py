@@ -80,3 +80,29 @@ def test_neg_model_starts_as_the_fewshot_model(tmp_path):
         assert torch.allclose(base(mix), neg(mix), atol=1e-5)
     with pytest.raises(FileNotFoundError):
         init_from(neg, str(tmp_path / "nope.pt"))
+
+
+def test_an_old_pickled_checkpoint_migrates_once_and_resumes(corpus, tmp_path):
+    """A ``last.pt`` as the old trainer wrote it (``torch.save`` of ``asdict(cfg)`` with a
+    ``Path`` corpus, numpy numbers in the summaries) is refused by ``weights_only=True`` alone;
+    resuming converts it once to plain values and continues."""
+    from pathlib import Path
+
+    ck = tmp_path / "ck"
+    cfg = TrainConfig(corpus=str(corpus), out=str(tmp_path / "a.safetensors"), steps=2,
+                      valid_every=1, checkpoint_dir=str(ck), **SMALL)
+    train(cfg)
+    old = torch.load(ck / "last.pt", weights_only=True)
+    old["config"]["corpus"] = Path(corpus)
+    old["data"]["train"]["hours"] = np.float64(old["data"]["train"]["hours"])
+    old["history"][0]["loss"] = np.float32(old["history"][0]["loss"])
+    torch.save(old, ck / "last.pt")  # the old _save_checkpoint: any picklable object
+    with pytest.raises(Exception, match="Unsupported global|not allowed"):
+        torch.load(ck / "last.pt", weights_only=True)
+    with pytest.warns(UserWarning, match="converted from the old pickled format"):
+        r3 = train(TrainConfig(**{**cfg.__dict__, "steps": 3, "resume": True}))
+    assert r3["steps"] == 3 and [h["step"] for h in r3["history"]] == [1, 2, 3]
+    new = torch.load(ck / "last.pt", weights_only=True)  # rewritten in the plain format
+    assert new["step"] == 3 and new["config"]["corpus"] == str(corpus)
+    assert isinstance(new["history"][0]["loss"], float)
+    assert isinstance(new["data"]["train"]["hours"], float)

@@ -75,6 +75,7 @@ def test_training_lowers_the_loss_resumes_and_exports(tmp_path):
     card = export_model(result2["model"], "tiny-unet", tmp_path / "models", arch="unet",
                         args=SMALL, engine={"segment": 0.5})
     model = load_model(card)
+    assert model.card.subcommand == "split" and "subcommand = \"split\"" in card.read_text()
     x = torch.randn(1, 2, 4000)
     with torch.inference_mode():
         torch.testing.assert_close(model(x), result2["model"].eval()(x))

@@ -141,12 +141,11 @@ def export_best(cfg: Any, name: str, models_dir: Path, result: dict[str, Any]) -
     """Export the best checkpoint of a run as ``models_dir/NAME.{toml,safetensors}``."""
     import sys
 
-    import torch
-
     from separate.training import build_model, export_model
+    from separate.training.checkpoint import load_checkpoint
 
     model = build_model(cfg)
-    best = torch.load(Path(cfg.out) / "best.pt", map_location="cpu", weights_only=True)
+    best = load_checkpoint(Path(cfg.out) / "best.pt")
     model.load_state_dict(best["model"])
     hist = result["history"]
     by_epoch = {h["epoch"]: h for h in hist}

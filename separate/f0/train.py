@@ -174,9 +174,9 @@ def _model_args(model: SourceFilterModel) -> dict:
 
 
 def _save_checkpoint(path: Path, state: dict) -> None:
-    tmp = path.with_name(path.name + ".part")
-    torch.save(state, tmp)
-    tmp.replace(path)
+    from separate.training.checkpoint import save_checkpoint
+
+    save_checkpoint(path, state)
 
 
 def train(
@@ -237,7 +237,9 @@ def train(
     step0, cpu_before = 0, 0.0
     ckpt = Path(checkpoint) if checkpoint else None
     if ckpt is not None and ckpt.is_file():
-        state = torch.load(ckpt, weights_only=False)
+        from separate.training.checkpoint import load_checkpoint
+
+        state = load_checkpoint(ckpt, migrate=True)
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         step0, losses, cpu_before = state["step"], state["losses"], state["cpu_seconds"]

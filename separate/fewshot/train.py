@@ -155,7 +155,9 @@ def init_from(model, source: str) -> list[str]:
     if not src.is_file():
         raise FileNotFoundError(f"{src}: no such checkpoint or weights")
     if src.suffix == ".pt":
-        state = torch.load(src, map_location="cpu", weights_only=False)["model"]
+        from separate.training.checkpoint import load_checkpoint
+
+        state = load_checkpoint(src)["model"]
     else:
         from safetensors.torch import load_file
 
@@ -183,9 +185,9 @@ def init_from(model, source: str) -> list[str]:
 
 
 def _save_checkpoint(path: Path, **state) -> None:
-    tmp = path.with_suffix(".tmp")
-    torch.save(state, tmp)
-    tmp.replace(path)
+    from separate.training.checkpoint import save_checkpoint
+
+    save_checkpoint(path, state)
 
 
 def train(
@@ -239,7 +241,9 @@ def train(
     if cfg.resume:
         if not ckdir or not (ckdir / "last.pt").is_file():
             raise FileNotFoundError(f"resume: no {ckdir}/last.pt")
-        ck = torch.load(ckdir / "last.pt", map_location="cpu", weights_only=False)
+        from separate.training.checkpoint import load_checkpoint
+
+        ck = load_checkpoint(ckdir / "last.pt", migrate=True)
         model.load_state_dict(ck["model"])
         opt.load_state_dict(ck["opt"])
         for g in opt.param_groups:
@@ -250,13 +254,15 @@ def train(
         torch.set_rng_state(ck["torch_rng"])
     t0, c0, last_ck = time.time(), time.process_time(), time.time()
 
+    from separate.training.checkpoint import to_plain
+
     def checkpoint(path: Path, step: int) -> None:
         _save_checkpoint(
             path, model=model.state_dict(), opt=opt.state_dict(), best=best,
             best_state=best_state, best_step=best_step, bad=bad, history=history, step=step,
             seconds=wall0 + time.time() - t0, cpu_seconds=cpu0 + time.process_time() - c0,
-            rng=tr.rng.bit_generator.state, torch_rng=torch.get_rng_state(), config=asdict(cfg),
-            data=data)
+            rng=tr.rng.bit_generator.state, torch_rng=torch.get_rng_state(),
+            config=to_plain(asdict(cfg)), data=to_plain(data))
 
     step = step0
     stop = False
@@ -310,7 +316,9 @@ def export_checkpoint(checkpoint: str | Path, out: str | Path) -> tuple[Path, Pa
     Raises:
         FileNotFoundError: no checkpoint. ValueError: it holds no validated state yet.
     """
-    ck = torch.load(Path(checkpoint), map_location="cpu", weights_only=False)
+    from separate.training.checkpoint import load_checkpoint
+
+    ck = load_checkpoint(Path(checkpoint))
     if ck["best_state"] is None:
         raise ValueError(f"{checkpoint}: no validation yet, nothing to export")
     cfg = TrainConfig(**{**ck["config"], "out": str(out)})

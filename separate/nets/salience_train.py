@@ -153,8 +153,10 @@ def train(features: Path, out: Path, steps: int = 3000, batch: int = 16, patch: 
     model = SalienceUNet(width=width)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     state = {"step": 0, "best": math.inf, "cpu": 0.0, "history": []}
+    from separate.training.checkpoint import load_checkpoint, save_checkpoint
+
     if (out / "last.pt").exists():
-        ck = torch.load(out / "last.pt", weights_only=False)
+        ck = load_checkpoint(out / "last.pt", migrate=True)
         model.load_state_dict(ck["model"])
         opt.load_state_dict(ck["opt"])
         state = ck["state"]
@@ -198,10 +200,11 @@ def train(features: Path, out: Path, steps: int = 3000, batch: int = 16, patch: 
             running = []
             if vl < state["best"]:
                 state["best"] = vl
-                torch.save({"model": model.state_dict(), "state": dict(state),
-                            "width": width}, out / "best.pt")
-            torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "state": state,
-                        "width": width}, out / "last.pt")
+                save_checkpoint(out / "best.pt", {"model": model.state_dict(),
+                                                  "state": dict(state), "width": width})
+            save_checkpoint(out / "last.pt", {"model": model.state_dict(),
+                                              "opt": opt.state_dict(), "state": state,
+                                              "width": width})
             log(f"checkpoint step {state['step']} valid {vl:.4f} best {state['best']:.4f} "
                 f"cpu {state['cpu']:.0f}s")
             n = tr.rescan()
@@ -213,13 +216,13 @@ def train(features: Path, out: Path, steps: int = 3000, batch: int = 16, patch: 
 
 def export(run: Path, dest: Path, card_extra: dict | None = None) -> Path:
     """Write ``dest.safetensors`` (weights of ``run/best.pt``) and the card ``dest.toml``."""
-    import torch
     from safetensors.torch import save_file
 
     from separate.registry.card import write_card
     from separate.registry.loader import sha256_file
+    from separate.training.checkpoint import load_checkpoint
 
-    ck = torch.load(Path(run) / "best.pt", weights_only=False)
+    ck = load_checkpoint(Path(run) / "best.pt")
     dest = Path(dest)
     weights = dest.with_suffix(".safetensors")
     save_file({k: v.contiguous() for k, v in ck["model"].items()}, str(weights))

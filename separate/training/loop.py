@@ -20,6 +20,7 @@ import torch
 import torch.distributed as dist
 
 from separate import nets
+from separate.training.checkpoint import load_checkpoint, save_checkpoint
 from separate.training.data import StemsDataset, find_tracks
 from separate.training.losses import magnitude_l1, sdr_db, sdr_loss
 from separate.training.real_vocals import RealVocals
@@ -146,7 +147,7 @@ def init_from(model: torch.nn.Module, source: str) -> tuple[list[str], list[str]
     path = Path(source)
     try:
         if path.suffix == ".pt":
-            state = torch.load(path, map_location="cpu", weights_only=True)["model"]
+            state = load_checkpoint(path)["model"]
         elif path.suffix == ".safetensors":
             from safetensors.torch import load_file
 
@@ -347,7 +348,7 @@ def train(cfg: TrainConfig, resume: bool = False,
     state: dict[str, Any] = {"epoch": 0, "step": 0, "history": [], "best": -math.inf,
                              "best_epoch": 0, "seconds": 0.0}
     if resume and ckpt_path.is_file():
-        ckpt = torch.load(ckpt_path, map_location=device, weights_only=True)
+        ckpt = load_checkpoint(ckpt_path, device, migrate=True)
         model.load_state_dict(ckpt["model"])
         optimizer.load_state_dict(ckpt["optimizer"])
         scheduler.load_state_dict(ckpt["scheduler"])
@@ -364,7 +365,7 @@ def train(cfg: TrainConfig, resume: bool = False,
         if not math.isnan(initial["score"]):
             state["best"], state["best_epoch"] = initial["score"], 0
         if rank == 0:
-            torch.save({"model": model.state_dict()}, out / "best.pt")
+            save_checkpoint(out / "best.pt", {"model": model.state_dict()})
             if on_progress:
                 on_progress("initial", initial)
     net: torch.nn.Module = model
@@ -412,11 +413,10 @@ def train(cfg: TrainConfig, resume: bool = False,
             state["best"], state["best_epoch"] = score, epoch
         if rank == 0:
             if improved:
-                torch.save({"model": model.state_dict()}, out / "best.pt")
-            torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                        "scheduler": scheduler.state_dict(), "state": state},
-                       out / "checkpoint.tmp")
-            os.replace(out / "checkpoint.tmp", ckpt_path)
+                save_checkpoint(out / "best.pt", {"model": model.state_dict()})
+            save_checkpoint(ckpt_path, {"model": model.state_dict(),
+                                        "optimizer": optimizer.state_dict(),
+                                        "scheduler": scheduler.state_dict(), "state": state})
             (out / "history.json").write_text(json.dumps(state["history"], indent=1))
             plot_history(state["history"], out / "loss.png")
             if on_progress:
