@@ -150,6 +150,8 @@ def init_from(model, source: str) -> list[str]:
 
     Raises:
         FileNotFoundError: no such file.
+        ModelError: a checkpoint refused by ``torch.load(weights_only=True)`` (see
+            :mod:`separate.training.checkpoint`), or a card that does not load.
     """
     src = Path(source)
     if not src.is_file():
@@ -158,15 +160,14 @@ def init_from(model, source: str) -> list[str]:
         from separate.training.checkpoint import load_checkpoint
 
         state = load_checkpoint(src)["model"]
-    else:
+    elif src.suffix == ".safetensors":
         from safetensors.torch import load_file
 
-        from separate.registry import find_card, weight_files
+        state = load_file(str(src))
+    else:  # a card: its verified weights, through the one loader
+        from separate.registry import load_model
 
-        w = src
-        if src.suffix != ".safetensors":
-            w = next(iter(weight_files(find_card(src)).values()))
-        state = load_file(str(w))
+        state = load_model(src, subcommand="fewshot").state_dict()
     own = model.state_dict()
     keep = {k: v.to(own[k].dtype) for k, v in state.items()
             if k in own and tuple(v.shape) == tuple(own[k].shape)}
