@@ -77,5 +77,5 @@ def check_contract(model: object, subcommand: str = "split") -> None:
         if not hasattr(model, attr):
             raise TypeError(f"{type(model).__name__} lacks `{attr}` (the contract of "
                             f"`separate {subcommand}` models)")
-    if hasattr(model, "audio_channels") and int(model.audio_channels) not in (1, 2):  # type: ignore[attr-defined]
+    if hasattr(model, "audio_channels") and int(model.audio_channels) not in (1, 2):  # type: ignore[arg-type]
         raise TypeError("audio_channels must be 1 or 2")
