@@ -140,7 +140,8 @@ def test_stems_json_classes(corpus):
 def test_test_only_programs_and_fonts_stay_in_test():
     """Compose many songs (no rendering) and check the held-out material never leaks."""
     from separate.synth.compose import compose_band_song
-    from separate.synth.corpus import _choose_presets, _rng
+    from separate.synth.corpus import _choose_presets
+    from separate.synth.tracks import track_rng as _rng
 
     seen: dict[str, set] = {"train": set(), "test": set()}
     fonts: dict[str, set] = {"train": set(), "test": set()}

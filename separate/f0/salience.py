@@ -18,7 +18,7 @@ Public functions:
 - :func:`salience_targets`: exact F0 (Hz) -> Gaussian-blurred ``[360, frames]`` training target;
 - :func:`salience_map`: audio + model -> times, ``[360, frames]`` salience in [0, 1];
 - :func:`pick_peaks`: salience -> per-frame F0 candidates (Hz);
-- :func:`salience_track`: audio -> :class:`separate.f0.track.F0Track` of ``N`` voices;
+- :func:`salience_track`: audio -> :class:`separate.f0.f0track.F0Track` of ``N`` voices;
 - :func:`load_salience_model`: the default card ``models/f0-salience.toml`` or another card.
 """
 
@@ -229,11 +229,11 @@ def salience_track(
     continuity otherwise, 0 Hz for silent voices).
 
     Returns:
-        :class:`separate.f0.track.F0Track` (``times`` every 11.6 ms; ``.salience`` holds the map
+        :class:`separate.f0.f0track.F0Track` (``times`` every 11.6 ms; ``.salience`` holds the map
         ``[N_BINS, frames]`` for plotting).
     """
     from separate.f0.assign import assign_voices
-    from separate.f0.track import F0Track
+    from separate.f0.f0track import F0Track
 
     times, sal = salience_map(audio, sample_rate, model)
     cands = pick_peaks(sal, threshold, max_peaks=voices, fmin=fmin, fmax=fmax)

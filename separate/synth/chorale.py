@@ -31,6 +31,17 @@ from separate.synth.compose import Part, Section, Song, _monophonic, quantise_to
 from separate.synth.render import NoteEvent, renderer
 from separate.synth.singer import VOICE_RANGES, SingerVoice, sing
 from separate.synth.soundfonts import melodic_fonts
+from separate.synth.tracks import (
+    SAMPLE_RATE,
+    TAIL_SECONDS,
+    active_rms,
+    f0_from_notes,
+    publish_track,
+    track_rng,
+    write_f0_csv,
+    write_midi,
+    write_stems,
+)
 
 __all__ = ["render_chorale_track", "piece_pool", "load_piece"]
 
@@ -219,19 +230,7 @@ def _instrument(rng, mean_pitch: float, split: str, used: set[int]) -> int:
 
 def render_chorale_track(spec, out_root) -> dict:
     """Render one ``ensemble``/``choir`` track (see the module docstring); returns its summary."""
-    from separate.synth.corpus import (
-        SAMPLE_RATE,
-        TAIL_SECONDS,
-        _active_rms,
-        _f0_from_notes,
-        _publish_track,
-        _rng,
-        _write_f0,
-        _write_midi,
-        write_stems,
-    )
-
-    rng = _rng(spec, 1)
+    rng = track_rng(spec, 1)
     src, path, voices = _choose_piece(rng, spec.kind, spec.split)
     if src == "folk" and len(voices) == 1:
         voices = [voices[0], _drone(voices[0])]
@@ -247,7 +246,7 @@ def render_chorale_track(spec, out_root) -> dict:
     lead_in = 0.2
     song = Song(tempo, 0, "", [Section("piece", 0, 1)], [], span_ql * spq, lead_in + span_ql * spq)
     fonts = melodic_fonts(spec.split)
-    srng = _rng(spec, 2)
+    srng = track_rng(spec, 2)
     used: set[int] = set()
     lyrics: dict[str, list[str | None]] = {}
     for k, v in enumerate(voices):
@@ -294,7 +293,7 @@ def render_chorale_track(spec, out_root) -> dict:
         shutil.rmtree(tmp)
     (tmp / "f0").mkdir(parents=True)
     num = int(round((song.duration + TAIL_SECONDS) * SAMPLE_RATE))
-    fx = _rng(spec, 3)
+    fx = track_rng(spec, 3)
     room = effects.Room(fx, SAMPLE_RATE, num)
     n_v = len(song.parts)
     positions = np.linspace(-0.7, 0.7, n_v) if n_v > 1 else np.zeros(1)
@@ -316,12 +315,12 @@ def render_chorale_track(spec, out_root) -> dict:
         else:
             audio = renderer(SAMPLE_RATE).render(part.notes, part.font, part.bank, part.preset,
                                                  num)
-            f0_t, f0 = _f0_from_notes(part.notes, num / SAMPLE_RATE)
+            f0_t, f0 = f0_from_notes(part.notes, num / SAMPLE_RATE)
             info.update({"class": gm_class(part.program), "program": part.program,
                          "soundfont": part.font,
                          "preset_name": renderer(SAMPLE_RATE).preset_name(part.font, 0,
                                                                           part.program)})
-        level = _active_rms(audio)
+        level = active_rms(audio)
         if level > 0:
             audio *= np.float32(0.1 / level)
         audio, eq = effects.random_eq(audio, SAMPLE_RATE, fx)
@@ -333,7 +332,7 @@ def render_chorale_track(spec, out_root) -> dict:
                      "reverb_wet_db": round(wet, 2), "notes": len(part.notes),
                      "pitch_range": [min(n.pitch for n in part.notes),
                                      max(n.pitch for n in part.notes)]})
-        _write_f0(tmp / "f0" / f"{part.name}.csv", f0_t, f0)
+        write_f0_csv(tmp / "f0" / f"{part.name}.csv", f0_t, f0)
         stems.append(audio)
         infos.append(info)
     stack = np.stack(stems).astype(np.float32)
@@ -341,7 +340,7 @@ def render_chorale_track(spec, out_root) -> dict:
     stack *= np.float32(float(fx.uniform(0.5, 0.95)) / peak) if peak > 0 else np.float32(1)
     names = [p.name for p in song.parts]
     conf = write_stems(tmp, names, stack)
-    _write_midi(tmp / "song.mid", song)
+    write_midi(tmp / "song.mid", song)
     seconds = round(num / SAMPLE_RATE, 4)
     meta = {
         "track": spec.name, "split": spec.split, "kind": spec.kind,
@@ -354,7 +353,7 @@ def render_chorale_track(spec, out_root) -> dict:
         "active_fraction": {n: round(float((c >= 0.5).mean()), 4)
                             for n, c in zip(names, conf, strict=True)},
     }
-    _publish_track(tmp, final, meta)
+    publish_track(tmp, final, meta)
     return {
         "name": spec.name,
         "split": spec.split,

@@ -21,40 +21,38 @@ import multiprocessing as mp
 import os
 import shutil
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
 
-from separate.adapt.envelope import activation_confidence
 from separate.errors import UsageError
 from separate.synth import effects
-from separate.synth.compose import MIDI_RESOLUTION, Part, Song, compose_band_song
-from separate.synth.render import NoteEvent, renderer
-from separate.synth.singer import F0_HOP_SECONDS, SingerVoice, sing
+from separate.synth.compose import Part, Song, compose_band_song
+from separate.synth.render import renderer
+from separate.synth.singer import SingerVoice, sing
 from separate.synth.soundfonts import available, drum_kits, melodic_fonts
+from separate.synth.tracks import (
+    SAMPLE_RATE,
+    TAIL_SECONDS,
+    TrackSpec,
+    active_rms,
+    f0_from_notes,
+    publish_track,
+    track_rng,
+    write_f0_csv,
+    write_midi,
+    write_stems,
+)
 
 __all__ = ["TrackSpec", "plan_tracks", "render_track", "generate_corpus", "KINDS", "SAMPLE_RATE"]
 
-SAMPLE_RATE = 44100
 KINDS = ("band", "ensemble", "choir")
 BAND_STEMS = ("vocals", "drums", "bass", "other")
-TAIL_SECONDS = 1.0
 SPLITS = ("train", "valid", "test")
 ACOUSTIC_KITS = ("Black_Pearl_4_LV2", "Red_Zeppelin_4_LV2")
 
 
-@dataclass(frozen=True)
-class TrackSpec:
-    """What to render: ``index`` in the corpus, ``split``, track ``name``, target ``seconds``."""
-
-    seed: int
-    index: int
-    kind: str
-    split: str
-    name: str
-    seconds: float
 
 
 def plan_tracks(
@@ -99,8 +97,6 @@ def plan_tracks(
     ]
 
 
-def _rng(spec: TrackSpec, stream: int) -> np.random.Generator:
-    return np.random.default_rng([spec.seed, spec.index, stream])
 
 
 def _choose_presets(song: Song, split: str, rng: np.random.Generator) -> None:
@@ -128,53 +124,12 @@ def _choose_presets(song: Song, split: str, rng: np.random.Generator) -> None:
             part.bank, part.preset = 0, part.program
 
 
-def _f0_from_notes(notes: list[NoteEvent], duration: float) -> tuple[np.ndarray, np.ndarray]:
-    """Exact F0 of a monophonic MIDI part (equal temperament, A4 = 440 Hz) on a 10 ms grid."""
-    times = np.arange(0, duration, F0_HOP_SECONDS)
-    f0 = np.zeros_like(times)
-    for n in notes:
-        sel = (times >= n.start) & (times < n.end)
-        f0[sel] = 440.0 * 2 ** ((n.pitch - 69) / 12)
-    return times, f0
 
 
-_SFC_SET_ADD_PEAK_CHUNK = 0x1050  # libsndfile command
 
 
-def write_wav(path: Path, audio: np.ndarray, sample_rate: int = SAMPLE_RATE) -> None:
-    """Write float32 ``[channels, time]`` as a 32-bit float WAV, byte-reproducibly.
-
-    libsndfile adds a PEAK chunk with a time stamp to float WAVs, which would make two runs
-    differ; it is switched off here.
-    """
-    with sf.SoundFile(path, "w", sample_rate, audio.shape[0], subtype="FLOAT",
-                      format="WAV") as f:
-        sf._snd.sf_command(f._file, _SFC_SET_ADD_PEAK_CHUNK, sf._ffi.NULL, 0)
-        f.write(np.ascontiguousarray(audio.T, dtype=np.float32))
 
 
-def write_stems(folder: Path, names: list[str], stack: np.ndarray) -> np.ndarray:
-    """Write the stems ``stack [S, 2, T]`` (float32) as ``folder/<name>.wav`` after
-    :func:`effects.digital_silence`, their exact float32 sum as ``mixture.wav``, and
-    ``activations.csv`` (Cantisani Sec. 4, Eq. 2); returns the activation confidences
-    ``[S, frames]``. Each file is written beside its final name and renamed into place."""
-    stack = effects.digital_silence(np.ascontiguousarray(stack, dtype=np.float32))
-    mix = stack.sum(axis=0, dtype=np.float32)
-    times, conf = activation_confidence(list(stack), SAMPLE_RATE)
-    rows = ["time," + ",".join(names)]
-    rows += [f"{t:.3f}," + ",".join(f"{c:.4f}" for c in col)
-             for t, col in zip(times, conf.T, strict=True)]
-    outputs: list[tuple[Path, np.ndarray | str]] = [
-        *((folder / f"{n}.wav", a) for n, a in zip(names, stack, strict=True)),
-        (folder / "mixture.wav", mix), (folder / "activations.csv", "\n".join(rows) + "\n")]
-    for path, content in outputs:
-        part = path.with_name(f".{path.name}.part")
-        if isinstance(content, str):
-            part.write_text(content)
-        else:
-            write_wav(part, content)
-        os.replace(part, path)
-    return conf
 
 
 def repair_silence(track: str | os.PathLike) -> bool:
@@ -206,35 +161,10 @@ def repair_silence(track: str | os.PathLike) -> bool:
     return True
 
 
-def _publish_track(tmp: Path, final: Path, meta: dict) -> None:
-    """Write ``stems.json`` into the finished temporary track folder, then move it into place.
-
-    The rename is the commit point: a crash before it leaves no half-written track under its
-    final name, and a re-render replaces an older folder whole.
-    """
-    (tmp / "stems.json").write_text(json.dumps(meta, indent=1, sort_keys=True) + "\n")
-    if final.exists():
-        shutil.rmtree(final)
-    tmp.rename(final)
 
 
-def _write_f0(path: Path, times: np.ndarray, f0: np.ndarray) -> None:
-    lines = ["time,f0"] + [f"{t:.2f},{f:.3f}" for t, f in zip(times, f0, strict=False)]
-    path.write_text("\n".join(lines) + "\n")
 
 
-def _write_midi(path: Path, song: Song) -> None:
-    import pretty_midi
-
-    pm = pretty_midi.PrettyMIDI(resolution=MIDI_RESOLUTION, initial_tempo=song.tempo)
-    for part in song.parts:
-        inst = pretty_midi.Instrument(
-            program=0 if part.is_drum else part.program, is_drum=part.is_drum, name=part.name
-        )
-        for n in part.notes:
-            inst.notes.append(pretty_midi.Note(n.velocity, n.pitch, n.start, n.end))
-        pm.instruments.append(inst)
-    pm.write(str(path))
 
 
 def _render_part(part: Part, num_samples: int, rng: np.random.Generator) -> tuple[np.ndarray,
@@ -264,16 +194,6 @@ def _render_part(part: Part, num_samples: int, rng: np.random.Generator) -> tupl
     return audio, info
 
 
-def _active_rms(x: np.ndarray) -> float:
-    """RMS over the louder half of 50 ms blocks (level while playing, not diluted by rests)."""
-    mono = x.mean(axis=0)
-    b = 2205
-    n = len(mono) // b
-    if n == 0:
-        return float(np.sqrt((mono**2).mean() + 1e-20))
-    e = (mono[: n * b].reshape(n, b) ** 2).mean(axis=1)
-    e = np.sort(e)[n // 2:]
-    return float(np.sqrt(e.mean() + 1e-20))
 
 
 def render_track(spec: TrackSpec, out_root: str | os.PathLike) -> dict:
@@ -291,9 +211,9 @@ def render_track(spec: TrackSpec, out_root: str | os.PathLike) -> dict:
         shutil.rmtree(tmp)
     (tmp / "f0").mkdir(parents=True)
 
-    song = compose_band_song(_rng(spec, 1), spec.seconds, test_split=spec.split == "test")
-    _choose_presets(song, spec.split, _rng(spec, 2))
-    fx_rng = _rng(spec, 3)
+    song = compose_band_song(track_rng(spec, 1), spec.seconds, test_split=spec.split == "test")
+    _choose_presets(song, spec.split, track_rng(spec, 2))
+    fx_rng = track_rng(spec, 3)
     num = int(round((song.duration + TAIL_SECONDS) * SAMPLE_RATE))
     stems = {s: np.zeros((2, num), dtype=np.float32) for s in BAND_STEMS}
     parts_info = []
@@ -305,8 +225,8 @@ def render_track(spec: TrackSpec, out_root: str | os.PathLike) -> dict:
         if "_f0" in info:
             f0_tracks[part.stem] = info.pop("_f0")
         elif part.monophonic and part.stem in ("bass",):
-            f0_tracks[part.stem] = _f0_from_notes(part.notes, num / SAMPLE_RATE)
-        level = _active_rms(audio)
+            f0_tracks[part.stem] = f0_from_notes(part.notes, num / SAMPLE_RATE)
+        level = active_rms(audio)
         if level > 0:
             audio *= np.float32(0.1 / level)  # -20 dBFS while playing
         audio, eq = effects.random_eq(audio, SAMPLE_RATE, fx_rng)
@@ -338,8 +258,8 @@ def render_track(spec: TrackSpec, out_root: str | os.PathLike) -> dict:
     stack = stack * scale
     conf = write_stems(tmp, list(BAND_STEMS), stack)
     for s, (t, f) in f0_tracks.items():
-        _write_f0(tmp / "f0" / f"{s}.csv", t, f)
-    _write_midi(tmp / "song.mid", song)
+        write_f0_csv(tmp / "f0" / f"{s}.csv", t, f)
+    write_midi(tmp / "song.mid", song)
 
     meta = {
         "track": spec.name,
@@ -360,7 +280,7 @@ def render_track(spec: TrackSpec, out_root: str | os.PathLike) -> dict:
         "active_fraction": {s: round(float((c >= 0.5).mean()), 4)
                             for s, c in zip(BAND_STEMS, conf, strict=False)},
     }
-    _publish_track(tmp, final, meta)
+    publish_track(tmp, final, meta)
     return {
         "name": spec.name,
         "split": spec.split,
