@@ -153,3 +153,29 @@ def test_bad_augment_options_are_refused():
     with pytest.raises(UsageError, match="bus_prob"):
         _record(TrainConfig(augment="record", bus_prob=1.5))
     assert isinstance(_record(TrainConfig(augment="record")), RecordAugment)
+
+
+def test_training_augments_training_examples_only(tmp_path, one_torch_thread, monkeypatch):
+    import json
+
+    from separate.training import train
+
+    calls = []
+    real_call = RecordAugment.__call__
+
+    def spy(self, stems, *args, **kw):
+        calls.append(stems.shape)
+        return real_call(self, stems, *args, **kw)
+
+    monkeypatch.setattr(RecordAugment, "__call__", spy)
+    data = make_corpus(tmp_path / "data")
+    (data / "valid").symlink_to(data / "train")
+    cfg = TrainConfig(data=[str(data)], out=str(tmp_path / "run"), sample_rate=SR,
+                      args={"n_fft": 256, "hop": 64, "bins": 64, "channels": [4, 4, 8, 8, 8, 8]},
+                      epochs=1, examples=2, valid_examples=2, batch_size=2, segment=0.25,
+                      workers=0, threads=1, augment="record", augment_prob=1.0, bus_prob=1.0)
+    result = train(cfg)
+    assert np.isfinite(result["history"][0]["train_loss"])
+    assert len(calls) == 2  # the 2 training examples; the 2 validation ones are not augmented
+    saved = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert (saved["augment"], saved["augment_prob"], saved["bus_prob"]) == ("record", 1.0, 1.0)
