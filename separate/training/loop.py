@@ -211,7 +211,8 @@ def _record(cfg: TrainConfig) -> RecordAugment | None:
     """The "record" augmentation of ``cfg.augment``, or None.
 
     Raises:
-        UsageError: ``augment`` is not one of ``none``, ``record``; a probability outside 0..1.
+        UsageError: ``augment`` is not one of ``none``, ``record``; a probability outside 0..1;
+            ``record`` without the ``pedalboard`` package.
     """
     from separate.errors import UsageError
 
@@ -222,6 +223,11 @@ def _record(cfg: TrainConfig) -> RecordAugment | None:
             raise UsageError(f"{key} = {getattr(cfg, key)}: a probability, 0 to 1")
     if cfg.augment == "none":
         return None
+    try:
+        import pedalboard  # noqa: F401
+    except ImportError:
+        raise UsageError("augment = 'record' needs the pedalboard package: "
+                         "pip install pedalboard") from None
     return RecordAugment(cfg.sample_rate, cfg.augment_prob, cfg.bus_prob, cfg.stretch_prob)
 
 
