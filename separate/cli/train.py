@@ -43,6 +43,12 @@ def train(
         help="Probability per training excerpt of a real vocal stem when --real-vocals (or "
         "real_vocals in --config) is given; default 0.5. Validation keeps the synthetic "
         "vocals."),
+    augment: str | None = typer.Option(
+        None, "--augment", help="none (default) or record: training excerpts get random "
+        "per-stem effects (compressor, EQ, saturation, chorus, delay, reverb...) and a mix bus "
+        "(glue compression, loudness, limiter) applied as one gain curve to all stems, so "
+        "they still sum to the mixture. Probabilities: augment_prob, bus_prob, stretch_prob "
+        "in --config. Validation is never augmented."),
     init: str | None = typer.Option(
         None, "--init", help="Start from these weights instead of random ones: a model name "
         "(e.g. default), a card .toml, a .safetensors file or a run's best.pt. Tensors with the "
@@ -73,7 +79,8 @@ def train(
     opts.update({"data": [str(d) for d in data], "out": str(out), "arch": arch})
     for key, val in {"epochs": epochs, "batch_size": batch_size, "lr": lr, "segment": segment,
                      "examples": examples, "workers": workers,
-                     "real_vocals_prob": real_vocals_prob, "init": init}.items():
+                     "real_vocals_prob": real_vocals_prob, "init": init,
+                     "augment": augment}.items():
         if val is not None:
             opts[key] = val
     if real_vocals:

@@ -36,13 +36,18 @@ come from a different track (remixing across tracks), at a random offset, with a
 (±``gain_db``) and a random swap of the stereo channels. With a pool of real solo-voice
 recordings (:class:`separate.training.real_vocals.RealVocals`), the vocal stem of a training
 excerpt is, with probability ``real_vocals_prob``, a chunk of real singing instead, and the
-mixture is the sum of the stems as always.
+mixture is the sum of the stems as always. With a
+:class:`separate.training.augment.RecordAugment` (``augment = "record"`` in training), the
+stems of a training excerpt then go through random per-stem effects, an optional tempo and
+pitch change, and a mix bus applied as one gain curve shared by all stems, so the mixture is
+still their sum.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import random
 import shutil
@@ -56,6 +61,7 @@ import soundfile as sf
 import torch
 
 from separate.errors import InputError, UsageError
+from separate.training.augment import RecordAugment
 from separate.training.real_vocals import RealVocals
 
 STEM_EXTENSIONS = (".wav", ".flac")
@@ -301,6 +307,9 @@ class StemsDataset(torch.utils.data.Dataset):
         real_vocals_prob: probability that an excerpt's vocal stem comes from ``real_vocals``.
             Its draws use their own random stream, so the other stems (and the synthetic
             vocals that are kept) are the same excerpts as in a run without real vocals.
+        record: the "record" augmentation (effects, tempo, mix bus), for training examples
+            only (ignored with ``augment`` off). Its draws use their own random stream, so the
+            excerpts, gains and swaps are those of a run without it.
 
     Raises:
         UsageError: ``real_vocals`` given but ``vocals`` is not one of the sources.
@@ -309,7 +318,7 @@ class StemsDataset(torch.utils.data.Dataset):
     def __init__(self, tracks: list[Track], sources: list[str], segment: int, channels: int = 2,
                  examples: int = 1000, augment: bool = True, gain_db: float = 6.0,
                  seed: int = 0, real_vocals: RealVocals | None = None,
-                 real_vocals_prob: float = 0.0):
+                 real_vocals_prob: float = 0.0, record: RecordAugment | None = None):
         if real_vocals is not None and real_vocals_prob > 0 and "vocals" not in sources:
             raise UsageError("--real-vocals needs a `vocals` source; sources are "
                              + ", ".join(sources))
@@ -323,6 +332,7 @@ class StemsDataset(torch.utils.data.Dataset):
         self.seed = seed
         self.real_vocals = real_vocals
         self.real_vocals_prob = real_vocals_prob if real_vocals is not None else 0.0
+        self.record = record
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
@@ -336,12 +346,16 @@ class StemsDataset(torch.utils.data.Dataset):
         stems = []
         fixed = self.tracks[index % len(self.tracks)]
         fixed_start = rng.randint(0, max(0, fixed.frames - self.segment))
+        record = self.record if self.augment else None
+        arng = random.Random(hash((self.seed, self.epoch, index, 2))) if record else None
+        stretch = record.tempo(arng) if record else (1.0, 0.0)
+        frames = math.ceil(self.segment * stretch[0])  # a tempo factor > 1 needs more input
         real = None
         if self.real_vocals is not None and self.real_vocals_prob > 0:
             # training: new draws every epoch; validation: the same excerpts every epoch
             vrng = random.Random(hash((self.seed, self.epoch if self.augment else 0, index, 1)))
             if vrng.random() < self.real_vocals_prob:
-                real = self.real_vocals.chunk(vrng, self.segment, self.channels)
+                real = self.real_vocals.chunk(vrng, frames, self.channels)
         for s in self.sources:
             track = rng.choice(self.tracks) if self.augment else fixed
             start = (rng.randint(0, max(0, track.frames - self.segment)) if self.augment
@@ -349,12 +363,16 @@ class StemsDataset(torch.utils.data.Dataset):
             if real is not None and s == "vocals":
                 x = real  # the draws above still happen: other stems unchanged by the swap
             else:
-                x = sum(read_excerpt(f, start, self.segment, self.channels)
+                x = sum(read_excerpt(f, start, frames, self.channels)
                         for f in track.files[s])
             if self.augment:
                 x = x * np.float32(10 ** (rng.uniform(-self.gain_db, self.gain_db) / 20))
                 if self.channels == 2 and rng.random() < 0.5:
                     x = x[::-1].copy()
             stems.append(x)
-        src = torch.from_numpy(np.stack(stems))
+        if record is not None:
+            src = torch.from_numpy(record(np.stack(stems), self.sources, arng, self.segment,
+                                          stretch))
+        else:
+            src = torch.from_numpy(np.stack(stems))
         return src.sum(0), src

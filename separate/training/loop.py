@@ -20,6 +20,8 @@ import torch
 import torch.distributed as dist
 
 from separate import nets
+from separate.training.augment import MODES as AUGMENT_MODES
+from separate.training.augment import RecordAugment
 from separate.training.checkpoint import load_checkpoint, save_checkpoint
 from separate.training.data import StemsDataset, find_tracks
 from separate.training.losses import magnitude_l1, sdr_db, sdr_loss
@@ -63,6 +65,14 @@ class TrainConfig:
             file or a run's ``best.pt``/``checkpoint.pt``. Tensors whose name and shape match
             are copied, the others keep their random start (:func:`init_from`). Ignored when
             ``--resume`` finds a checkpoint.
+        augment: ``"none"`` or ``"record"``: per-stem effects, a mix bus and optionally tempo
+            and pitch changes on training excerpts (never validation), so that synthetic
+            stems sound like records (:mod:`separate.training.augment`).
+        augment_prob: with ``"record"``, the probability per stem of its effect chain.
+        bus_prob: with ``"record"``, the probability per excerpt of the mix bus (glue
+            compression, loudness, limiter; one gain curve for all stems).
+        stretch_prob: with ``"record"``, the probability per excerpt of a tempo change (the
+            same for all stems) and pitch shift (~0.3 s of CPU per stem: off by default).
     """
 
     data: list[str] = field(default_factory=list)
@@ -91,6 +101,10 @@ class TrainConfig:
     valid_real_vocals: list[str] = field(default_factory=list)
     select: str = "valid"
     init: str = ""
+    augment: str = "none"
+    augment_prob: float = 0.8
+    bus_prob: float = 0.8
+    stretch_prob: float = 0.0
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
@@ -192,6 +206,30 @@ def _valid_voices(cfg: TrainConfig) -> RealVocals | None:
         raise UsageError(f"{sorted(both)[0]}: in both real_vocals and valid_real_vocals "
                          "(validation singers must be held out of training)")
     return RealVocals(cfg.valid_real_vocals, cfg.sample_rate)
+
+
+def _record(cfg: TrainConfig) -> RecordAugment | None:
+    """The "record" augmentation of ``cfg.augment``, or None.
+
+    Raises:
+        UsageError: ``augment`` is not one of ``none``, ``record``; a probability outside 0..1;
+            ``record`` without the ``pedalboard`` package.
+    """
+    from separate.errors import UsageError
+
+    if cfg.augment not in AUGMENT_MODES:
+        raise UsageError(f"augment = {cfg.augment!r}: one of {', '.join(AUGMENT_MODES)}")
+    for key in ("augment_prob", "bus_prob", "stretch_prob"):
+        if not 0.0 <= getattr(cfg, key) <= 1.0:
+            raise UsageError(f"{key} = {getattr(cfg, key)}: a probability, 0 to 1")
+    if cfg.augment == "none":
+        return None
+    try:
+        import pedalboard  # noqa: F401
+    except ImportError:
+        raise UsageError("augment = 'record' needs the pedalboard package: "
+                         "pip install pedalboard") from None
+    return RecordAugment(cfg.sample_rate, cfg.augment_prob, cfg.bus_prob, cfg.stretch_prob)
 
 
 def selection_score(entry: dict[str, Any], select: str) -> float:
@@ -320,7 +358,7 @@ def train(cfg: TrainConfig, resume: bool = False,
     valid_voices = _valid_voices(cfg)
     train_set = StemsDataset(train_tracks, cfg.sources, segment, cfg.audio_channels,
                              cfg.examples, augment=True, seed=cfg.seed, real_vocals=voices,
-                             real_vocals_prob=cfg.real_vocals_prob)
+                             real_vocals_prob=cfg.real_vocals_prob, record=_record(cfg))
     valid_set = StemsDataset(valid_tracks, cfg.sources, segment, cfg.audio_channels,
                              cfg.valid_examples, augment=False, seed=cfg.seed + 1)
     from torch.utils.data.distributed import DistributedSampler
