@@ -25,6 +25,7 @@ class ProgressEvent:
         message: a short status for display, e.g. ``"loss 0.01234"`` or ``"epoch 3"``.
         key: which item the stage belongs to when several run at once (e.g. the input file of a
             ``chunks`` stage); ``None`` for the job as a whole.
+        value: the current value of the quantity being optimised (e.g. the loss), if any.
     """
 
     stage: str
@@ -33,6 +34,7 @@ class ProgressEvent:
     unit: str = ""
     message: str = ""
     key: str | None = None
+    value: float | None = None
 
     @property
     def finished(self) -> bool:
