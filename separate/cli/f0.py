@@ -144,6 +144,8 @@ def melody(
     ),
     fmin: float = typer.Option(65.0, help="Lowest F0 searched (Hz)."),
     fmax: float = typer.Option(1047.0, help="Highest F0 searched (Hz)."),
+    device: str = typer.Option("auto", "--device",
+                               help="auto (cuda, then mps, then cpu), cpu, cuda, mps."),
 ) -> None:
     """Vocal melody of a song: separate the vocals, then track their pitch.
 
@@ -161,7 +163,8 @@ def melody(
     if not 0 < fmin < fmax:
         raise UsageError("--fmin must be positive and below --fmax")
     with err_console().status(f"separating the vocals with {model}, then {method}…"):
-        res = track_melody_file(song, model=model, method=method, fmin=fmin, fmax=fmax)
+        res = track_melody_file(song, model=model, method=method, fmin=fmin, fmax=fmax,
+                                device=device)
     out = output or song.with_name(song.stem + ".melody.csv")
     write_f0_csv(out, res.track)
     voiced = float((res.track.f0[0] > 0).mean())

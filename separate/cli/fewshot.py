@@ -44,8 +44,10 @@ def fewshot(
     label: str = typer.Option(
         None, "--class", help="Instrument class, for the class-conditioned baseline model.",
     ),
-    device: str = typer.Option("cpu", "--device", help="cpu, cuda, mps or auto."),
-    bit_depth: str = typer.Option("16", "--bit-depth", help="16, 24 or float."),
+    device: str = typer.Option("auto", "--device",
+                               help="auto (cuda, then mps, then cpu), cpu, cuda, mps."),
+    bit_depth: str | None = typer.Option(None, "--bit-depth", help="16, 24 or float; default "
+                                         "float for a float input, else 16 (as split)."),
 ) -> None:
     """Extract one instrument from MIX given a few audio examples of it.
 

@@ -104,8 +104,8 @@ def fewshot_file(
     out_dir: str | os.PathLike[str] = ".",
     name: str = "target",
     label: str | None = None,
-    device: str = "cpu",
-    bit_depth: str = "16",
+    device: str = "auto",
+    bit_depth: str | None = None,
     on_start: Callable[[int], None] | None = None,
     on_chunks: Callable[[int], None] | None = None,
 ) -> dict[str, Path]:
@@ -123,7 +123,8 @@ def fewshot_file(
         name: the target stem's file name (letters, digits, ``_.+-``; not ``residual``).
         label: class for the class-conditioned baseline (``fewshot-class``).
         device: ``cpu`` / ``cuda`` / ``mps`` / ``auto``.
-        bit_depth: ``16`` | ``24`` | ``float``.
+        bit_depth: ``16`` | ``24`` | ``float``; ``None``: float for a float input, else 16
+            (:meth:`separate.separation.Separator.separate_file`, which warns when it clips).
         on_start, on_chunks: progress callbacks (total chunks; chunks done).
 
     Returns:
