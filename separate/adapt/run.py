@@ -18,7 +18,7 @@ import torch
 
 from separate.adapt.activations import frames_to_samples, load_activations, num_frames_for
 from separate.adapt.loop import AdaptConfig, AdaptResult, adapt_model, gate
-from separate.progress import ProgressCallback, ProgressEvent
+from separate.progress import ProgressCallback
 
 #: Hop of the activations grid used by ``adapt``: 512 samples at the model's rate (11.6 ms at
 #: 44.1 kHz), fine enough that interval marks keep their precision.
@@ -182,12 +182,7 @@ def adapt(
     x = np.ascontiguousarray(np.concatenate(list(groups), axis=-1))
     h_model = h_model.repeat(1, groups.shape[0])
 
-    def step_progress(step: int, total: int, loss: float) -> None:
-        if on_progress is not None:
-            on_progress(ProgressEvent("steps", step, total, "steps", f"loss {loss:.5f}",
-                                      value=loss))
-
-    result = adapt_model(net, torch.from_numpy(x), h_model, config, progress=step_progress)
+    result = adapt_model(net, torch.from_numpy(x), h_model, config, on_progress=on_progress)
     net.eval()
     post = gate_post(h, frames, sr, frame_rate) if gate_outputs else None
     if stems == "4" and not {"vocals", "drums", "bass", "other"} <= set(sources):
