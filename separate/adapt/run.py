@@ -56,13 +56,14 @@ def to_model_format(audio: np.ndarray, sample_rate: int, model: torch.nn.Module)
     (:meth:`separate.engine.StreamSeparator.model_input`: soxr streaming resampler, the engine's
     channel mapping), as ``[model channels, n]``. When a mono model runs a stereo file each
     channel is its own signal; they are laid end to end along time."""
-    from separate.engine import StreamSeparator
+    from separate.engine.stream import model_input
 
     x = np.ascontiguousarray(audio, dtype=np.float32)
     if x.ndim == 1:
         x = x[None]
-    groups = np.concatenate(list(StreamSeparator(model).model_input([x], sample_rate,
-                                                                     x.shape[0])), axis=-1)
+    parts = model_input([x], sample_rate, x.shape[0], int(model.sample_rate),  # type: ignore[arg-type]
+                        int(model.audio_channels))  # type: ignore[arg-type]
+    groups = np.concatenate(list(parts), axis=-1)
     return np.ascontiguousarray(np.concatenate(list(groups), axis=-1))
 
 
