@@ -162,10 +162,12 @@ def test_adapt_files_end_to_end_and_saved_model_loads(tmp_path):
         mix_path, marks, model,
         config=AdaptConfig(layers="D", epochs=2, lr=1e-3, segment=0.5),
         gate_outputs=True, out_dir=tmp_path / "out", save_model=tmp_path / "adapted",
-        progress=lambda step, total, loss: steps.append((step, total)),
+        on_progress=lambda e: steps.append((e.done, e.total)) if e.stage == "steps" else None,
     )
     assert steps[-1] == (4, 4)
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.wav", "b.wav"]
+    # split's stem plan: every source, plus the residual (this model has no `other`)
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.wav", "b.wav",
+                                                                     "residual.wav"]
     a, sr = sf.read(tmp_path / "out" / "a.wav", always_2d=True)
     assert sr == SR and a.shape == (SR, 2)
     assert np.abs(a[int(0.5 * SR) + 512 :]).max() == 0.0  # gated (512-sample frames)

@@ -26,7 +26,18 @@ def test_split_writes_four_stems_that_sum_to_the_mixture(tmp_path, capsys):
     assert summary["separated"] == 1 and summary["failed"] == 0
     stems = {p.stem: sf.read(p, always_2d=True)[0].T for p in (tmp_path / "out" / "song").iterdir()}
     assert sorted(stems) == ["bass", "drums", "other", "vocals"]
+    # the identity model gives x/4 per source: checked on the raw outputs (--no-residual), so
+    # that the sum is the engine's work and not the residual rule's
+    code, _, _ = run(["split", str(tmp_path / "in"), "-o", str(tmp_path / "raw"), "-m",
+                      "identity", "--no-residual", "--segment", "0.5"], capsys)
+    assert code == 0
+    raw = {p.stem: sf.read(p, always_2d=True)[0].T for p in (tmp_path / "raw" / "song").iterdir()}
+    assert sorted(raw) == sorted(stems)
+    for name in raw:
+        np.testing.assert_allclose(raw[name], x / 4, atol=1e-6, err_msg=name)
+    np.testing.assert_allclose(sum(raw.values()), x, atol=1e-6)
     np.testing.assert_allclose(sum(stems.values()), x, atol=1e-6)
+    np.testing.assert_allclose(stems["vocals"], x / 4, atol=1e-6)
 
 
 def test_two_stems_list_stems_and_mono_kept_mono(tmp_path, capsys):
@@ -158,6 +169,10 @@ def test_separate_tensor_and_python_m(tmp_path):
     stems = sep.separate_tensor(mix, 44100)
     assert set(stems) == {"vocals", "drums", "bass", "other"}
     torch.testing.assert_close(sum(stems.values()), mix, atol=1e-6, rtol=0)
+    raw = sep.separate_tensor(mix, 44100, residual=False)  # the engine's own outputs
+    for name, y in raw.items():
+        torch.testing.assert_close(y, mix / 4, atol=1e-6, rtol=0, msg=name)
+    torch.testing.assert_close(sum(raw.values()), mix, atol=1e-6, rtol=0)
     r = subprocess.run([sys.executable, "-m", "separate", "split", "--help"], capture_output=True,
                        text=True)
     assert r.returncode == 0 and "--stems" in r.stdout
@@ -184,3 +199,67 @@ def test_a_model_of_another_subcommand_points_to_it(tmp_path, capsys, model, com
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").rglob("*.wav"))
     with pytest.raises(ModelError, match="not for `separate split`"):
         Separator(model)
+
+
+def test_float_input_is_written_as_float_and_keeps_peaks_above_full_scale(tmp_path, capsys):
+    x = write_tone(tmp_path / "loud.wav", seconds=0.5) * 6.0  # peaks ~1.8, float WAV
+    sf.write(str(tmp_path / "loud.wav"), x.T, 44100, subtype="FLOAT")
+    code, out, err = run(["split", str(tmp_path / "loud.wav"), "-o", str(tmp_path / "o"), "-m",
+                          "identity", "--json"], capsys)
+    assert code == 0 and "warning" not in err and "clipped" not in err
+    files = sorted((tmp_path / "o" / "loud").iterdir())
+    assert all(sf.info(str(p)).subtype == "FLOAT" for p in files)
+    total = sum(sf.read(p, always_2d=True)[0].T for p in files)
+    np.testing.assert_allclose(total, x, atol=1e-5)
+    assert "warnings" not in json.loads(out)["files"][0]
+
+
+def test_clipping_to_16_bit_warns_once_naming_the_file(tmp_path, capsys):
+    x = write_tone(tmp_path / "loud.wav", seconds=0.5) * 6.0
+    sf.write(str(tmp_path / "loud.wav"), x.T, 44100, subtype="FLOAT")
+    code, out, err = run(["split", str(tmp_path / "loud.wav"), "-o", str(tmp_path / "o"), "-m",
+                          "identity", "--bit-depth", "16", "--stems", "vocals", "--json"],
+                         capsys)
+    assert code == 0
+    lines = [ln for ln in err.splitlines() if "warning" in ln]
+    assert len(lines) == 1, err
+    assert str(tmp_path / "loud.wav") in err and "no longer sum to the mixture" in err
+    assert len(json.loads(out)["files"][0]["warnings"]) == 1
+    assert all(sf.info(str(p)).subtype == "PCM_16" for p in (tmp_path / "o" / "loud").iterdir())
+
+
+def test_clipping_warns_in_python_too(tmp_path):
+    from separate import Separator
+    from separate.audio.io import ClippingWarning, write_audio
+
+    x = write_tone(tmp_path / "loud.wav", seconds=0.3) * 6.0
+    sf.write(str(tmp_path / "loud.wav"), x.T, 44100, subtype="FLOAT")
+    sep = Separator("identity", device="cpu")
+    with pytest.warns(ClippingWarning, match="no longer sum"):
+        res = sep.separate_file(tmp_path / "loud.wav", tmp_path / "o", bit_depth="24",
+                                stems="vocals")
+    assert len(res.warnings) == 1 and res.bit_depth == "24"
+    with pytest.warns(ClippingWarning, match="clipped"):
+        write_audio(tmp_path / "w.wav", x, 44100, bit_depth="16")
+
+
+def test_separate_many_collects_failures_and_reports(tmp_path):
+    from separate.batch import separate_many
+
+    write_tone(tmp_path / "a.wav", seconds=0.3)
+    (tmp_path / "b.wav").write_text("not audio")
+    events = []
+    done = []
+    report = separate_many([tmp_path / "a.wav", tmp_path / "b.wav", tmp_path / "nope*.wav"],
+                           tmp_path / "o", "identity", device="cpu", on_progress=events.append,
+                           on_file=done.append)
+    assert [f.status for f in report.files] == ["ok", "failed", "failed"]
+    assert report.separated == 1 and report.failed == 2
+    assert "not a readable audio file" in report.files[1].error
+    assert "matches no files" in report.files[2].error
+    assert len(done) == 3
+    tracks = [e for e in events if e.stage == "tracks"]
+    assert tracks[0].done == 0 and tracks[-1].done == 2 and tracks[-1].total == 2
+    chunks = [e for e in events if e.stage == "chunks"]
+    assert chunks and chunks[-1].finished and chunks[-1].key == str(tmp_path / "a.wav")
+    assert report.to_dict()["separated"] == 1

@@ -210,9 +210,15 @@ def test_cli_init_a_two_stem_model_from_a_four_stem_run(tmp_path, capsys):
               "[args]\nn_fft = 256\nhop = 64\nbins = 64\nchannels = [4, 4, 8, 8, 8, 8]\n")
     cfg.write_text(common)
     code, _, err = run_cli(["train", "--data", str(data), "--out", str(tmp_path / "four"),
-                            "--config", str(cfg), "--epochs", "1"], capsys)
+                            "--config", str(cfg), "--epochs", "1", "--export", "four",
+                            "--models-dir", str(tmp_path / "models")], capsys)
     assert code == 0, err
     assert "training data: 2 training and 2 validation tracks" in err
+    import tomllib
+
+    card = tomllib.loads((tmp_path / "models" / "four.toml").read_text())  # export_best
+    assert card["training"]["best_epoch"] == 1 and card["training"]["command"]
+    assert (tmp_path / "models" / "four.safetensors").is_file()
     cfg2 = tmp_path / "two.toml"
     cfg2.write_text('sources = ["vocals", "accompaniment"]\n' + common)
     code, _, err = run_cli(["train", "--data", str(data), "--out", str(tmp_path / "two"),

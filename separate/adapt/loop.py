@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 import torch
@@ -31,6 +30,7 @@ import torch
 from separate.adapt.loss import activation_loss, reconstruction_loss
 from separate.adapt.optim import make_optimizer
 from separate.adapt.stages import count_parameters, freeze_except, select_stages
+from separate.progress import ProgressCallback, ProgressEvent
 
 LOSSES = ("activations", "reconstruction")
 OPTIMIZERS = ("ranger", "adam")
@@ -131,7 +131,7 @@ def adapt_model(
     mix: torch.Tensor,
     h: torch.Tensor,
     config: AdaptConfig | None = None,
-    progress: Callable[[int, int, float], None] | None = None,
+    on_progress: ProgressCallback | None = None,
 ) -> AdaptResult:
     """Fine-tune ``model`` in place on one mixture (Cantisani et al., Sec. 3.2 and 5).
 
@@ -142,7 +142,8 @@ def adapt_model(
         h: ``[sources, time]`` sample-level activations (bool or 0/1) in the model's source
             order; ignored by the reconstruction loss.
         config: hyper-parameters (default :class:`AdaptConfig`).
-        progress: called after every step as ``progress(step, total_steps, loss)``.
+        on_progress: called after every step with
+            ``ProgressEvent("steps", step, total_steps, "steps", "loss …", value=loss)``.
 
     Returns:
         An :class:`AdaptResult`. The model is left in eval mode with the selected stages'
@@ -210,8 +211,9 @@ def adapt_model(
             optimizer.step()
             step += 1
             losses.append(loss.item())
-            if progress is not None:
-                progress(step, total, losses[-1])
+            if on_progress is not None:
+                on_progress(ProgressEvent("steps", step, total, "steps",
+                                          f"loss {losses[-1]:.5f}", value=losses[-1]))
         result.epoch_losses.append(sum(losses) / len(losses))
     result.steps = step
     result.train_seconds = time.perf_counter() - t_train

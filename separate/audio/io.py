@@ -14,6 +14,7 @@ import shutil
 import struct
 import subprocess
 import tempfile
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,12 +50,20 @@ class AudioInfo:
         sample_rate: Hz.
         channels: number of channels.
         frames: length in samples (per channel).
+        subtype: soundfile's sample format (``"PCM_16"``, ``"FLOAT"``...; ``""`` if unknown,
+            e.g. for files decoded by ffmpeg).
     """
 
     path: Path
     sample_rate: int
     channels: int
     frames: int
+    subtype: str = ""
+
+    @property
+    def is_float(self) -> bool:
+        """The file stores floating-point samples (which may exceed full scale)."""
+        return self.subtype in ("FLOAT", "DOUBLE")
 
     @property
     def duration(self) -> float:
@@ -135,7 +144,8 @@ def audio_info(path: str | os.PathLike[str]) -> AudioInfo:
         except (sf.LibsndfileError, RuntimeError, TypeError) as exc:
             raise InputError(p, f"not a readable audio file ({_short(exc)})") from None
         _check_wav_truncation(p)
-        info = AudioInfo(p, int(i.samplerate), int(i.channels), int(i.frames))
+        info = AudioInfo(p, int(i.samplerate), int(i.channels), int(i.frames),
+                         str(i.subtype or ""))
     if info.frames <= 0:
         raise InputError(p, "contains no audio samples")
     return info
@@ -210,6 +220,10 @@ def read_audio(path: str | os.PathLike[str]) -> tuple[np.ndarray, int]:
     return np.concatenate(blocks, axis=1), info.sample_rate
 
 
+class ClippingWarning(UserWarning):
+    """Samples above full scale were clipped when writing an integer (or lossy) format."""
+
+
 def output_subtype(fmt: str, bit_depth: str) -> tuple[str, str]:
     """``(soundfile format, subtype)`` for an output extension and bit depth ('16'|'24'|'float').
 
@@ -224,9 +238,21 @@ def output_subtype(fmt: str, bit_depth: str) -> tuple[str, str]:
     return sf_format, depths[bit_depth]
 
 
+def default_bit_depth(fmt: str, source_is_float: bool) -> str:
+    """The bit depth used when none is asked for: ``"float"`` for a floating-point input where
+    ``fmt`` stores floats (WAV), so that nothing above full scale is clipped; else ``"16"``."""
+    depths = OUTPUT_FORMATS.get(fmt, ("", {}))[1]
+    return "float" if source_is_float and depths.get("float") == "FLOAT" else "16"
+
+
 class AtomicAudioWriter:
     """Write a file block by block under a temporary name; ``commit()`` renames it into place,
     ``abort()`` (or leaving a ``with`` block on an exception) deletes it.
+
+    This is the one place that decides clipping: float subtypes store samples as they are;
+    integer PCM and the lossy formats clip to ``[-1, 1]`` and count the samples that were
+    clipped in :attr:`clipped` (callers turn a non-zero count into a :class:`ClippingWarning`;
+    :func:`write_audio` does).
 
     Args:
         path: final file name; its folder must exist or be creatable.
@@ -234,6 +260,9 @@ class AtomicAudioWriter:
         channels: number of channels.
         fmt: 'wav' | 'flac' | 'ogg' | 'mp3' (default from the extension).
         bit_depth: '16' | '24' | 'float'.
+
+    Raises:
+        ValueError: unknown format, or a bit depth the format cannot store.
     """
 
     def __init__(self, path: str | os.PathLike[str], sample_rate: int, channels: int,
@@ -250,12 +279,21 @@ class AtomicAudioWriter:
                                   format=sf_format, subtype=subtype)
         self.clip = subtype.startswith("PCM") or sf_format in ("OGG", "MP3")
         self.frames = 0
+        #: samples (over all channels) that exceeded full scale and were clipped.
+        self.clipped = 0
+        #: largest absolute sample value seen.
+        self.peak = 0.0
 
     def write(self, block: np.ndarray) -> None:
         """Append ``block [channels, n]`` (float; clipped to [-1, 1] for integer formats)."""
         data = np.asarray(block, dtype=np.float32).T
+        if data.size:
+            self.peak = max(self.peak, float(np.abs(data).max()))
         if self.clip:
-            data = np.clip(data, -1.0, 1.0)
+            over = int(np.count_nonzero(np.abs(data) > 1.0))
+            if over:
+                self.clipped += over
+                data = np.clip(data, -1.0, 1.0)
         self._file.write(data)
         self.frames += data.shape[0]
 
@@ -285,13 +323,20 @@ class AtomicAudioWriter:
 
 def write_audio(path: str | os.PathLike[str], audio: np.ndarray, sample_rate: int,
                 bit_depth: str = "float", fmt: str | None = None) -> Path:
-    """Write ``audio [channels, time]`` atomically (temp file + rename). Returns the path."""
+    """Write ``audio [channels, time]`` atomically (temp file + rename). Returns the path.
+
+    Warns:
+        ClippingWarning: an integer or lossy format clipped samples above full scale.
+    """
     audio = np.asarray(audio)
     if audio.ndim == 1:
         audio = audio[None]
     with AtomicAudioWriter(path, sample_rate, audio.shape[0], fmt=fmt,
                            bit_depth=bit_depth) as w:
         w.write(audio)
+    if w.clipped:
+        warnings.warn(f"{path}: {w.clipped} samples above full scale (peak {w.peak:.2f}) were "
+                      f"clipped in {bit_depth}-bit output", ClippingWarning, stacklevel=2)
     return Path(path)
 
 

@@ -5,10 +5,10 @@ Thin skin over :func:`separate.adapt.run.adapt` (Cantisani et al. 2021): parse, 
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from separate.cli.app import app
 from separate.cli.state import err_console
@@ -38,6 +38,13 @@ _HELP = (
     "10 epochs over a 3-minute song are 450 steps; over a 10-second excerpt only 30, which at "
     "lr 1e-5 barely changes the model: for short excerpts raise [bold]--lr[/bold] (1e-4 to "
     "1e-3) or overlap the segments ([bold]--hop 1[/bold], as the authors' code did).\n"
+    "\n"
+    "The stems are written exactly as [bold]separate split[/bold] writes them (same engine, "
+    "formats, bit depth, stem choice and residual rule): they sum to the mixture unless "
+    "[bold]--no-residual[/bold]; with [bold]--epochs 0[/bold] they are split's. "
+    "[bold]--gate[/bold] multiplies the model's outputs by the marks before the stems are "
+    "formed, so what it silences goes to the residual stem ([italic]other[/italic], "
+    "[italic]accompaniment[/italic] or [italic]residual[/italic]).\n"
     "\n"
     "Example: [bold]separate adapt song.wav --activations marks.csv -o out/ --gate[/bold]"
 )
@@ -81,8 +88,22 @@ def adapt_cmd(
         "ignores the marks for training).",
     ),
     gate: bool = typer.Option(
-        False, "--gate", help="Multiply each output stem by its marks (silence where inactive)."
+        False, "--gate", help="Multiply each model output by its marks (silence where "
+        "inactive) before the stems are formed; the removed part goes to the residual stem."
     ),
+    stems: str = typer.Option("4", "--stems", help="As split: 4, 2, or a list like vocals,bass "
+                              "(+ residual); 4 falls back to every source for other models."),
+    residual: bool = typer.Option(True, "--residual/--no-residual",
+                                  help="Add the model's residual so stems sum to the mixture "
+                                  "(--no-residual: the model's raw outputs)."),
+    fmt: str = typer.Option("wav", "--format", help="wav, flac, ogg or mp3."),
+    bit_depth: str | None = typer.Option(None, "--bit-depth", help="16, 24 or float; default "
+                                         "float for a float input (wav), else 16."),
+    filename: str = typer.Option("{stem}.{ext}", "--filename",
+                                 help="Output path template in the output folder: {track}, "
+                                 "{stem}, {ext}."),
+    downmix: bool = typer.Option(False, "--downmix", help="Accept >2 channels by downmixing "
+                                 "to stereo."),
     seed: int = typer.Option(0, "--seed", help="Seed for the segment order."),
     output: Path = typer.Option(
         None, "-o", "--output", help="Folder for the stems (default: adapted/<song name>/)."
@@ -92,7 +113,8 @@ def adapt_cmd(
         "--save-model",
         help="Also save the adapted model as PATH.toml + PATH.safetensors (use with split -m).",
     ),
-    device: str = typer.Option("cpu", "--device", help="cpu, cuda or mps."),
+    device: str = typer.Option("auto", "--device",
+                               help="auto (cuda, then mps, then cpu), cpu, cuda, mps."),
 ) -> None:
     from separate.adapt.loop import AdaptConfig
     from separate.adapt.run import adapt
@@ -110,23 +132,15 @@ def adapt_cmd(
         raise UsageError(f"{mix}: no such file")
     out_dir = output or Path("adapted") / mix.stem
     console = err_console()
-    with Progress(
-        TextColumn("[bold]adapting[/bold]"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("loss {task.fields[loss]}"),
-        TimeRemainingColumn(),
-        console=console,
-        transient=False,
-    ) as bar:
-        task = bar.add_task("adapt", total=None, loss="…")
+    from separate.audio.io import ClippingWarning
+    from separate.cli.progress import ProgressBars
 
-        def progress(step: int, total: int, value: float) -> None:
-            bar.update(task, completed=step, total=total, loss=f"{value:.5f}")
-
+    with ProgressBars("adapting", transient=False) as bars, warnings.catch_warnings():
+        warnings.simplefilter("ignore", ClippingWarning)  # printed below instead
         out = adapt(
             mix, activations, model, config=config, gate_outputs=gate, out_dir=out_dir,
-            save_model=save_model, device=device, progress=progress,
+            save_model=save_model, device=device, stems=stems, residual=residual, fmt=fmt,
+            bit_depth=bit_depth, filename=filename, downmix=downmix, on_progress=bars,
         )
     r = out.result
     console.print(
@@ -135,3 +149,5 @@ def adapt_cmd(
     )
     for path in out.written:
         console.print(f"wrote {path}")
+    for w in out.warnings:
+        console.print(f"[yellow]warning:[/yellow] {w}", highlight=False, soft_wrap=True)

@@ -7,7 +7,6 @@ import os
 from pathlib import Path
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from separate.cli.app import app
 from separate.cli.state import err_console, out_console
@@ -126,14 +125,19 @@ def eval_cmd(
     results = {}
     failures = 0
     total = sum(len(j) for j in plan.values())
-    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TimeRemainingColumn(), console=console, transient=True) as progress:
-        task = progress.add_task("evaluating", total=total)
+    from separate.cli.progress import ProgressBars
+    from separate.progress import ProgressEvent
+
+    count = [0]
+    with ProgressBars("evaluating", console=console) as bars:
+        bars(ProgressEvent("tracks", 0, total, "tracks"))
         for label, jobs_list in plan.items():
             console.print(f"[dim]{label}: {describe(jobs_list)}[/dim]")
 
             def done(job, _res, label=label):
-                progress.update(task, advance=1, description=f"{label}: {job.name}"[:60])
+                count[0] += 1
+                bars(ProgressEvent("tracks", count[0], total, "tracks",
+                                   f"{label}: {job.name}"[:60]))
 
             scores, failed = evaluate_jobs(jobs_list, opts, jobs, on_done=done)
             for job, exc in failed:

@@ -144,6 +144,8 @@ def melody(
     ),
     fmin: float = typer.Option(65.0, help="Lowest F0 searched (Hz)."),
     fmax: float = typer.Option(1047.0, help="Highest F0 searched (Hz)."),
+    device: str = typer.Option("auto", "--device",
+                               help="auto (cuda, then mps, then cpu), cpu, cuda, mps."),
 ) -> None:
     """Vocal melody of a song: separate the vocals, then track their pitch.
 
@@ -161,7 +163,8 @@ def melody(
     if not 0 < fmin < fmax:
         raise UsageError("--fmin must be positive and below --fmax")
     with err_console().status(f"separating the vocals with {model}, then {method}…"):
-        res = track_melody_file(song, model=model, method=method, fmin=fmin, fmax=fmax)
+        res = track_melody_file(song, model=model, method=method, fmin=fmin, fmax=fmax,
+                                device=device)
     out = output or song.with_name(song.stem + ".melody.csv")
     write_f0_csv(out, res.track)
     voiced = float((res.track.f0[0] > 0).mean())
@@ -223,8 +226,6 @@ def split(
       [bold]separate f0 split duet.wav --voices 2 --method nmf[/bold]
       [bold]separate f0 split quartet.wav -n 4 --f0 quartet.f0.csv --fit-steps 200[/bold]
     """
-    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
-
     from separate.f0.io import read_mono, write_mono
     from separate.f0.split import DEFAULT_MODEL, UNTRAINED, load_source_filter, split_voices
     from separate.f0.track import read_f0_csv, track_f0, write_f0_csv
@@ -255,16 +256,13 @@ def split(
                 "[yellow]warning:[/yellow] untrained source-filter model without --fit-steps: "
                 "the masks follow the F0 only"
             )
-    with Progress(
-        TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-        TimeRemainingColumn(), console=err_console(), transient=True,
-    ) as bar:
-        tasks: dict[str, int] = {}
+    from separate.cli.progress import ProgressBars
+    from separate.progress import ProgressEvent
+
+    with ProgressBars() as bars:
 
         def progress(phase: str, done: int, total: int) -> None:
-            if phase not in tasks:
-                tasks[phase] = bar.add_task(phase, total=total)
-            bar.update(tasks[phase], completed=done)
+            bars(ProgressEvent(phase, done, total))
 
         est = split_voices(
             mono, sr, track_result, method=method, model=net, fit_steps=fit_steps,
@@ -311,23 +309,19 @@ def train(
     never read. Example:
     [bold]separate f0 train data/choirs --voices 4 -o models/f0-choir --steps 20000[/bold]
     """
-    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
-
+    from separate.cli.progress import ProgressBars
     from separate.f0.split import load_source_filter
     from separate.f0.train import train as run_train
+    from separate.progress import ProgressEvent
 
     init_model = load_source_filter(init) if init else None
-    with Progress(
-        TextColumn("training"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-        TextColumn("loss {task.fields[loss]:.3f}"), TimeRemainingColumn(),
-        console=err_console(), transient=True,
-    ) as bar:
-        task = bar.add_task("train", total=steps, loss=float("nan"))
+    with ProgressBars("training") as bars:
         summary = run_train(
             [str(d) for d in data], voices if len(voices) > 1 else voices[0], output,
             steps=steps, batch=batch, lr=lr, segment_seconds=segment,
             model_args={"hidden": hidden}, init=init_model, seed=seed,
-            progress=lambda s, _t, loss: bar.update(task, completed=s, loss=loss),
+            progress=lambda s, t, loss: bars(ProgressEvent("steps", s, t, "steps",
+                                                           f"loss {loss:.3f}", value=loss)),
             lr_final=lr_final, checkpoint=checkpoint, checkpoint_seconds=checkpoint_seconds,
             max_cpu_seconds=max_cpu_seconds,
         )

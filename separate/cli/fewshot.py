@@ -44,35 +44,26 @@ def fewshot(
     label: str = typer.Option(
         None, "--class", help="Instrument class, for the class-conditioned baseline model.",
     ),
-    device: str = typer.Option("cpu", "--device", help="cpu, cuda, mps or auto."),
-    bit_depth: str = typer.Option("16", "--bit-depth", help="16, 24 or float."),
+    device: str = typer.Option("auto", "--device",
+                               help="auto (cuda, then mps, then cpu), cpu, cuda, mps."),
+    bit_depth: str | None = typer.Option(None, "--bit-depth", help="16, 24 or float; default "
+                                         "float for a float input, else 16 (as split)."),
 ) -> None:
     """Extract one instrument from MIX given a few audio examples of it.
 
     Writes OUT/NAME.wav (the instrument) and OUT/residual.wav (everything else) at the input's sample rate and channels; NAME + residual = the mixture. The model runs at 22.05 kHz mono on 3 s chunks with 50 % overlap, each channel of a stereo file separately.
     """  # noqa: E501 - one line per paragraph, so that --help reflows it
-    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
-
+    from separate.cli.progress import ProgressBars
     from separate.fewshot import fewshot_file, parse_example
 
     pos = [parse_example(e) for e in example]
     neg = [parse_example(e) for e in negative]
-    with Progress(
-        TextColumn("[bold]fewshot[/bold] {task.description}"),
-        BarColumn(),
-        TextColumn("{task.completed}/{task.total} chunks"),
-        TimeRemainingColumn(),
-        console=err_console(),
-        transient=True,
-    ) as progress:
-        task = progress.add_task(mix.name, total=None)
+    with ProgressBars("fewshot") as bars:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", UserWarning)
             outputs = fewshot_file(
                 mix, pos, neg, model=model, out_dir=out, name=name, label=label, device=device,
-                bit_depth=bit_depth,
-                on_start=lambda n: progress.update(task, total=n),
-                on_chunks=lambda k: progress.advance(task, k),
+                bit_depth=bit_depth, on_progress=bars,
             )
     for w in caught:
         err_console().print(f"[yellow]warning:[/yellow] {w.message}", highlight=False)
@@ -140,10 +131,10 @@ def fewshot_train(
 
     Adam (lr 1e-3, batch 16), SDR loss + magnitude L1, early stopping on valid/ (Wang et al. 2022, Sec. 2-3). Exports the best state (float16 safetensors) and its model card.
     """  # noqa: E501 - one line per paragraph, so that --help reflows it
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
+    from separate.cli.progress import ProgressBars
     from separate.errors import UsageError
     from separate.fewshot.train import TrainConfig, train
+    from separate.progress import ProgressEvent
 
     if kind not in ("fewshot", "class"):
         raise UsageError(f"--kind must be fewshot or class, got {kind!r}")
@@ -173,20 +164,17 @@ def fewshot_train(
         checkpoint_minutes=checkpoint_minutes, save_at=keep, resume=resume,
         init=str(init) if init else None,
     )
-    with Progress(
-        TextColumn("[bold]train[/bold]"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-        TextColumn("{task.description}"), TimeElapsedColumn(), console=err_console(),
-    ) as progress:
-        task = progress.add_task("", total=steps)
+    with ProgressBars("train", transient=False) as bars:
         last = {"valid": float("nan")}
 
         def on_step(step: int, rec: dict) -> None:
             if "valid_loss" in rec and "loss" not in rec:
                 last["valid"] = rec["valid_loss"]
-                progress.console.print(f"step {step}: valid loss {rec['valid_loss']:.3f}")
+                bars.console.print(f"step {step}: valid loss {rec['valid_loss']:.3f}")
                 return
-            progress.update(task, completed=step,
-                            description=f"loss {rec['loss']:.3f} valid {last['valid']:.3f}")
+            bars(ProgressEvent("steps", step, steps, "steps",
+                               f"loss {rec['loss']:.3f} valid {last['valid']:.3f}",
+                               value=rec["loss"]))
 
         try:
             result = train(cfg, on_step)

@@ -6,7 +6,6 @@ import time
 from pathlib import Path
 
 import typer
-from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from separate.cli.app import app
 from separate.cli.state import err_console
@@ -59,19 +58,18 @@ def synth(
     total = sum(s.seconds for s in specs)
     console = err_console()
     t0 = time.perf_counter()
-    with Progress(
-        TextColumn("[bold]synth[/bold] {task.description}"),
-        BarColumn(),
-        TextColumn("{task.completed}/{task.total} tracks"),
-        TimeRemainingColumn(),
-        console=console,
-        transient=False,
-    ) as bar:
-        task = bar.add_task(kind, total=len(specs))
-        generate_corpus(
-            out, hours, seed, kind, jobs, track_seconds, tracks,
-            progress=lambda r: bar.advance(task),
-        )
+    from separate.cli.progress import ProgressBars
+    from separate.progress import ProgressEvent
+
+    count = [0]
+    with ProgressBars(f"synth {kind}", console=console, transient=False) as bars:
+        bars(ProgressEvent("tracks", 0, len(specs), "tracks"))
+
+        def one_done(_r) -> None:
+            count[0] += 1
+            bars(ProgressEvent("tracks", count[0], len(specs), "tracks"))
+
+        generate_corpus(out, hours, seed, kind, jobs, track_seconds, tracks, progress=one_done)
     dt = time.perf_counter() - t0
     console.print(
         f"{len(specs)} tracks, {total / 60:.1f} min of audio in {dt:.1f} s "
@@ -87,11 +85,11 @@ def _repair(out: Path) -> None:
     if not tracks:
         raise UsageError(f"{out}: no rendered tracks (*/<track>/stems.json) to repair")
     changed = 0
-    with Progress(TextColumn("[bold]repair-silence[/bold]"), BarColumn(),
-                  TextColumn("{task.completed}/{task.total} tracks"), TimeRemainingColumn(),
-                  console=err_console()) as bar:
-        task = bar.add_task("", total=len(tracks))
-        for t in tracks:
+    from separate.cli.progress import ProgressBars
+    from separate.progress import ProgressEvent
+
+    with ProgressBars("repair-silence", transient=False) as bars:
+        for i, t in enumerate(tracks):
             changed += repair_silence(t)
-            bar.advance(task)
+            bars(ProgressEvent("tracks", i + 1, len(tracks), "tracks"))
     err_console().print(f"{changed} of {len(tracks)} tracks rewritten with digital silence")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -90,15 +89,13 @@ def train(
     except (TypeError, ValueError) as exc:
         raise UsageError(str(exc)) from None
 
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+    from separate.cli.progress import ProgressBars
+    from separate.progress import ProgressEvent
 
     console = err_console()
-    with Progress(TextColumn("[bold]{task.description}"), BarColumn(),
-                  TextColumn("{task.completed}/{task.total} steps"),
-                  TextColumn("loss {task.fields[loss]:.4f}"), TimeElapsedColumn(),
-                  console=console, transient=False) as progress:
+    with ProgressBars("epoch 1", transient=False) as bars:
         steps = max(1, cfg.examples // cfg.batch_size)
-        task = progress.add_task("epoch 1", total=steps, loss=float("nan"))
+        done = [0]
 
         def on_progress(kind: str, info: dict[str, Any]) -> None:
             if kind == "data":
@@ -114,12 +111,14 @@ def train(
                 console.print("initial weights: " + _validation_text(info))
                 return
             if kind == "step":
-                progress.update(task, advance=1, loss=info["loss"],
-                                description=f"epoch {info['epoch']}")
+                done[0] += 1
+                bars(ProgressEvent("steps", done[0], steps, "steps",
+                                   f"epoch {info['epoch']}, loss {info['loss']:.4f}",
+                                   value=info["loss"]))
             else:
                 console.print(f"epoch {info['epoch']}: train loss {info['train_loss']:.4f}, "
                               + _validation_text(info))
-                progress.reset(task, total=steps)
+                done[0] = 0
 
         if any(next(Path(d).glob(g), None) for d in cfg.data
                for g in ("*.stem.mp4", "*/*.stem.mp4")):
@@ -127,7 +126,12 @@ def train(
                           "the first run can take minutes)")
         result = run_training(cfg, resume=resume, on_progress=on_progress)
     if export:
-        path = export_best(cfg, export, models_dir, result)
+        import sys
+
+        from separate.training.export import export_best
+
+        path = export_best(cfg, export, models_dir, result,
+                           command="separate " + " ".join(sys.argv[1:]))
         console.print(f"exported {path}")
     out_console().print_json(json.dumps({k: v for k, v in result.items()
                                              if k not in ("history", "model")}))
@@ -142,33 +146,3 @@ def _validation_text(info: dict[str, Any]) -> str:
     if "valid_real" in info:
         text += "; real singers: " + sdrs(info["valid_real"])
     return text
-
-
-def export_best(cfg: Any, name: str, models_dir: Path, result: dict[str, Any]) -> Path:
-    """Export the best checkpoint of a run as ``models_dir/NAME.{toml,safetensors}``."""
-    import sys
-
-    from separate.training import build_model, export_model
-    from separate.training.checkpoint import load_checkpoint
-
-    model = build_model(cfg)
-    best = load_checkpoint(Path(cfg.out) / "best.pt")
-    model.load_state_dict(best["model"])
-    hist = result["history"]
-    by_epoch = {h["epoch"]: h for h in hist}
-    if result.get("initial"):
-        by_epoch[0] = result["initial"]  # best_epoch 0: no epoch beat the --init weights
-    best = by_epoch.get(result["best_epoch"], {})
-    training = {
-        "command": "separate " + " ".join(sys.argv[1:]),
-        "config": {k: v for k, v in asdict(cfg).items() if k not in ("out",)},
-        "epochs": len(hist),
-        "best_epoch": result["best_epoch"],
-        "wall_time_seconds": round(result["seconds"], 1),
-        "best_valid_sdr_db": best.get("valid", {}),
-        **({"best_valid_real_singers_sdr_db": best["valid_real"]} if "valid_real" in best
-           else {}),
-    }
-    return export_model(model, name, models_dir, arch=cfg.arch, args=cfg.args,
-                        engine={"segment": cfg.segment, "overlap": 0.25},
-                        training=training)

@@ -48,6 +48,50 @@ class _Fifo:
         return out
 
 
+def model_input(blocks: Iterable[np.ndarray], sample_rate: int, channels: int,
+                model_rate: int, model_channels: int) -> Iterator[np.ndarray]:
+    """The signal a model of ``model_rate`` Hz and ``model_channels`` channels sees:
+    blocks ``[G, model_channels, n]``.
+
+    This is what :meth:`StreamSeparator.run` feeds the overlap-add, and what ``adapt`` trains
+    on, so that the adapted model is tuned on exactly the signal it then separates. ``G`` is 1,
+    or the file's channel count for a mono model (each channel runs as its own signal); a mono
+    file through a stereo model is duplicated. Resampling is soxr's streaming HQ resampler.
+
+    Args:
+        blocks: consecutive ``float32 [channels, n]`` blocks at ``sample_rate`` Hz.
+        sample_rate: the blocks' rate (Hz).
+        channels: their channel count.
+        model_rate, model_channels: the model's rate (Hz) and channel count.
+
+    Raises:
+        ValueError: a channel layout the model cannot take.
+    """
+    cm = model_channels
+    if channels != cm and cm != 1 and channels != 1:
+        raise ValueError(f"{channels}-channel audio cannot go through a {cm}-channel model")
+
+    def to_model(x: np.ndarray) -> np.ndarray:  # [C_in, n] -> [G, C_m, n]
+        if channels == cm:
+            return x[None]
+        if cm == 1:
+            return x[:, None, :]
+        return np.repeat(x, cm, axis=0)[None]
+
+    rs_in = soxr.ResampleStream(sample_rate, model_rate, channels, dtype="float32",
+                                quality="HQ") if sample_rate != model_rate else None
+    for b in blocks:
+        b = np.ascontiguousarray(b, dtype=np.float32)
+        if rs_in is not None:
+            b = rs_in.resample_chunk(b.T).T
+        if b.shape[-1]:
+            yield to_model(b)
+    if rs_in is not None:
+        tail = rs_in.resample_chunk(np.zeros((0, channels), np.float32), last=True).T
+        if tail.shape[-1]:
+            yield to_model(tail)
+
+
 class StreamSeparator:
     """Separate a stream of mixture blocks with a model that honours the contract.
 
@@ -86,6 +130,11 @@ class StreamSeparator:
         n = int(np.ceil(frames * self.model_rate / sample_rate))
         return total_chunks(n, self.segment_samples, self.overlap, self.plan, self.align)
 
+    def model_input(self, blocks: Iterable[np.ndarray], sample_rate: int,
+                    channels: int) -> Iterator[np.ndarray]:
+        """:func:`model_input` for this model: blocks ``[G, C_m, n]`` at the model's rate."""
+        return model_input(blocks, sample_rate, channels, self.model_rate, self.model_channels)
+
     def run(self, blocks: Iterable[np.ndarray], sample_rate: int,
             channels: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """Yield ``(mix [channels, n], stems [sources, channels, n])`` at ``sample_rate``.
@@ -106,13 +155,6 @@ class StreamSeparator:
         fifo = _Fifo()
         counts = {"in": 0, "out": 0}
 
-        def to_model(x: np.ndarray) -> np.ndarray:  # [C_in, n] -> [G, C_m, n]
-            if channels == cm:
-                return x[None]
-            if cm == 1:
-                return x[:, None, :]
-            return np.repeat(x, cm, axis=0)[None]
-
         def from_model(y: np.ndarray) -> np.ndarray:  # [G, S, C_m, n] -> [S, C_in, n]
             if channels == cm:
                 return y[0]
@@ -120,24 +162,15 @@ class StreamSeparator:
                 return y[:, :, 0, :].transpose(1, 0, 2)
             return y[0].mean(axis=1, keepdims=True)
 
-        rs_in = soxr.ResampleStream(sample_rate, self.model_rate, channels, dtype="float32",
-                                    quality="HQ") if resample else None
         rs_out = soxr.ResampleStream(self.model_rate, sample_rate, n_src * channels,
                                      dtype="float32", quality="HQ") if resample else None
 
-        def model_blocks() -> Iterator[np.ndarray]:
+        def counted() -> Iterator[np.ndarray]:
             for b in blocks:
                 b = np.ascontiguousarray(b, dtype=np.float32)
                 fifo.push(b)
                 counts["in"] += b.shape[-1]
-                if rs_in is not None:
-                    b = rs_in.resample_chunk(b.T).T
-                if b.shape[-1]:
-                    yield to_model(b)
-            if rs_in is not None:
-                tail = rs_in.resample_chunk(np.zeros((0, channels), np.float32), last=True).T
-                if tail.shape[-1]:
-                    yield to_model(tail)
+                yield b
 
         def pair(stems: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
             n = min(stems.shape[-1], counts["in"] - counts["out"])
@@ -146,7 +179,7 @@ class StreamSeparator:
             counts["out"] += n
             return fifo.pop(n), stems[..., :n]
 
-        for y in self.ola.run(model_blocks()):
+        for y in self.ola.run(self.model_input(counted(), sample_rate, channels)):
             stems = from_model(y)
             if rs_out is not None:
                 m = stems.shape[-1]

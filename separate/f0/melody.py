@@ -45,6 +45,7 @@ def track_melody(
     fmin: float = FMIN_HZ,
     fmax: float = FMAX_HZ,
     separator=None,
+    device: str = "auto",
 ) -> MelodyResult:
     """F0 of the lead vocal of ``mix: float [channels, time]`` (or ``[time]``) at
     ``sample_rate`` Hz: the model's ``vocals`` stem (no residual added), mixed to mono, then pYIN
@@ -53,6 +54,7 @@ def track_melody(
     Args:
         model: registry name or card path of a separation model with a ``vocals`` source.
         separator: an existing :class:`separate.api.Separator` (overrides ``model``).
+        device: where the separation model runs (``auto``: CUDA, then MPS, then CPU).
 
     Raises:
         ModelError: unknown model or broken weights. UsageError: the model has no ``vocals``.
@@ -62,7 +64,7 @@ def track_melody(
         raise ValueError(f"unknown melody method {method!r} (available: pyin, salience)")
     from separate.api import Separator
 
-    sep = separator if separator is not None else Separator(model, device="cpu")
+    sep = separator if separator is not None else Separator(model, device=device)
     x = np.asarray(mix, dtype=np.float32)
     if x.ndim == 1:
         x = x[None]

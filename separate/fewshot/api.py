@@ -26,6 +26,7 @@ import torch
 
 from separate.errors import UsageError
 from separate.fewshot.examples import ExampleSpec, load_example, read_audio_any
+from separate.progress import ProgressCallback
 
 DEFAULT_MODEL = "fewshot"
 #: Sec. 3.3: 3 s segments with 50 % overlap.
@@ -112,10 +113,11 @@ def fewshot_file(
     out_dir: str | os.PathLike[str] = ".",
     name: str = "target",
     label: str | None = None,
-    device: str = "cpu",
-    bit_depth: str = "16",
+    device: str = "auto",
+    bit_depth: str | None = None,
     on_start: Callable[[int], None] | None = None,
     on_chunks: Callable[[int], None] | None = None,
+    on_progress: ProgressCallback | None = None,
 ) -> dict[str, Path]:
     """Separate ``NAME`` (and ``residual`` = mixture − NAME) from ``mix`` given examples.
 
@@ -131,8 +133,10 @@ def fewshot_file(
         name: the target stem's file name (letters, digits, ``_.+-``; not ``residual``).
         label: class for the class-conditioned baseline (``fewshot-class``).
         device: ``cpu`` / ``cuda`` / ``mps`` / ``auto``.
-        bit_depth: ``16`` | ``24`` | ``float``.
+        bit_depth: ``16`` | ``24`` | ``float``; ``None``: float for a float input, else 16
+            (:meth:`separate.separation.Separator.separate_file`, which warns when it clips).
         on_start, on_chunks: progress callbacks (total chunks; chunks done).
+        on_progress: the same as :class:`separate.progress.ProgressEvent` values (``"chunks"``).
 
     Returns:
         ``{NAME: path, "residual": path}``.
@@ -159,7 +163,7 @@ def fewshot_file(
     out.mkdir(parents=True, exist_ok=True)
     res = sep.separate_file(mix_path, out, stems=None, residual=True, fmt="wav",
                             bit_depth=bit_depth, filename="{stem}.{ext}",
-                            on_start=on_start, on_chunks=on_chunks)
+                            on_start=on_start, on_chunks=on_chunks, on_progress=on_progress)
     return dict(res.outputs)
 
 

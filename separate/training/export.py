@@ -46,3 +46,47 @@ def export_model(model: torch.nn.Module, name: str, out_dir: str | Path, *, arch
     if metrics:
         card["metrics"] = metrics
     return write_card(out / f"{name}.toml", card, subcommand="split")
+
+
+def export_best(cfg: Any, name: str, models_dir: str | Path, result: dict[str, Any],
+                command: str = "") -> Path:
+    """Export the best checkpoint of a finished run (``cfg.out/best.pt``) as
+    ``models_dir/NAME.{toml,safetensors}``, with the run's training record in the card.
+
+    Args:
+        cfg: the run's :class:`separate.training.TrainConfig`.
+        name: model name (file stem and card ``name``).
+        models_dir: where to write.
+        result: what :func:`separate.training.train` returned (``history``, ``best_epoch``,
+            ``seconds``, optional ``initial``).
+        command: the command line that trained it, recorded in the card.
+
+    Returns:
+        The card's path.
+    """
+    from dataclasses import asdict
+
+    from separate.training import build_model
+    from separate.training.checkpoint import load_checkpoint
+
+    model = build_model(cfg)
+    best = load_checkpoint(Path(cfg.out) / "best.pt")
+    model.load_state_dict(best["model"])
+    hist = result["history"]
+    by_epoch = {h["epoch"]: h for h in hist}
+    if result.get("initial"):
+        by_epoch[0] = result["initial"]  # best_epoch 0: no epoch beat the --init weights
+    best_entry = by_epoch.get(result["best_epoch"], {})
+    training = {
+        "command": command,
+        "config": {k: v for k, v in asdict(cfg).items() if k not in ("out",)},
+        "epochs": len(hist),
+        "best_epoch": result["best_epoch"],
+        "wall_time_seconds": round(result["seconds"], 1),
+        "best_valid_sdr_db": best_entry.get("valid", {}),
+        **({"best_valid_real_singers_sdr_db": best_entry["valid_real"]}
+           if "valid_real" in best_entry else {}),
+    }
+    return export_model(model, name, models_dir, arch=cfg.arch, args=cfg.args,
+                        engine={"segment": cfg.segment, "overlap": 0.25},
+                        training=training)
