@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from separate.audio.channels import downmix_to_stereo
 from separate.audio.io import (
     AtomicAudioWriter,
     AudioInfo,
@@ -81,21 +82,6 @@ def track_name(path: Path) -> str:
     if path.stem.lower() == "mixture" and path.parent.name:
         return path.resolve().parent.name
     return path.stem
-
-
-def downmix_to_stereo(block: np.ndarray) -> np.ndarray:
-    """``[C, n]`` with ``C > 2`` → ``[2, n]``. 5.1 (L R C LFE Ls Rs) uses the ITU-R BS.775
-    coefficients (centre and surrounds at −3 dB, LFE dropped); other layouts average the even
-    and the odd channels. Peaks are scaled so the downmix cannot clip more than the input."""
-    c = block.shape[0]
-    if c == 6:
-        g = np.float32(np.sqrt(0.5))
-        left = block[0] + g * block[2] + g * block[4]
-        right = block[1] + g * block[2] + g * block[5]
-        out = np.stack([left, right]) / np.float32(1 + 2 * g)
-    else:
-        out = np.stack([block[0::2].mean(axis=0), block[1::2].mean(axis=0)])
-    return out.astype(np.float32)
 
 
 def _apply_post(pairs: Iterator[tuple[np.ndarray, np.ndarray]], post: PostProcess | None

@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 from separate.adapt.activations import write_intervals
+from separate.audio.stft import istft, stft
 from separate.errors import InputError, UsageError
 
 MIXTURE_NAMES = ("mixture", "mix")
@@ -215,11 +216,10 @@ def silence_in_stft(
     the inverse STFT, whose windowed overlap-add makes the fade in/out smooth (~``n_fft``
     samples)."""
     x = torch.from_numpy(np.ascontiguousarray(audio, dtype=np.float32))
-    window = torch.hann_window(n_fft)
-    spec = torch.stft(x, n_fft, hop, window=window, center=True, return_complex=True)
+    spec = stft(x, n_fft, hop)
     centres = torch.arange(spec.shape[-1]) * hop / sample_rate
     spec[..., (centres >= start) & (centres < end)] = 0
-    y = torch.istft(spec, n_fft, hop, window=window, center=True, length=x.shape[-1])
+    y = istft(spec, n_fft, hop, x.shape[-1])
     return y.numpy().astype(np.float32)
 
 

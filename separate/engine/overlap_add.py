@@ -29,14 +29,71 @@ training length; real context on the left, zeros only beyond the signal), else j
 samples; the model's output is trimmed back to the centre ``L`` samples and weighted by
 ``window[:L]`` (Demucs' ``TensorChunk.padded`` + ``center_trim``). Used by Demucs cards
 (``[engine] plan``), whose HTDemucs models only take chunks of their training length.
+
+``conditioning`` (a sequence of :class:`Conditioning`) carries signals that are time-aligned
+with the mixture and known in advance, e.g. F0 tracks at a frame rate or a synthesised
+excitation at the sample rate: every chunk fed to the model gets the slice of each of them that
+covers the same samples, and the model is called as ``model(chunks, *slices)``. ``f0 split``
+separates through it, so its voices are overlap-added like every other model's stems.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import torch
+
+
+@dataclass(frozen=True)
+class Conditioning:
+    """A signal time-aligned with the mixture, sliced with the mixture's chunk plan.
+
+    Args:
+        values: ``[..., frames]`` (any leading shape, e.g. ``[voices, frames]``), shared by the
+            ``G`` signals of the stream; frame ``n`` belongs to mixture sample ``n · hop``.
+        hop: samples per frame (1: a signal at the mixture's sample rate).
+        centred: frame ``n`` is centred on sample ``n · hop`` (a centred STFT's convention): a
+            chunk of ``L`` samples gets ``L // hop + 1`` frames, its first at the chunk's start
+            and its last at the chunk's end. ``False``: frame ``n`` covers samples
+            ``[n · hop, (n + 1) · hop)`` and a chunk gets ``ceil(L / hop)`` frames (with
+            ``hop = 1``, exactly the chunk's ``L`` samples).
+
+    Frames outside ``values`` (past its end, or before the signal's start for the demucs plan)
+    are zeros. Chunks must start on the frame grid: :class:`OverlapAdd` raises ``ValueError``
+    when ``hop > 1`` and its ``align`` is not a multiple of ``hop``.
+    """
+
+    values: np.ndarray
+    hop: int = 1
+    centred: bool = False
+
+    def frames(self, length: int) -> int:
+        """Frames given to a chunk of ``length`` samples."""
+        if self.centred:
+            return length // self.hop + 1
+        return -(-length // self.hop)
+
+    def slice(self, start: int, length: int) -> np.ndarray:
+        """``[..., frames(length)]`` for the chunk of ``length`` samples that starts at mixture
+        sample ``start`` (zeros outside ``values``).
+
+        Raises:
+            ValueError: ``start`` is not a multiple of ``hop``.
+        """
+        if start % self.hop:
+            raise ValueError(f"a chunk starts at sample {start}, not on the conditioning's "
+                             f"grid of {self.hop} samples")
+        first, n = start // self.hop, self.frames(length)
+        values = np.asarray(self.values)
+        if 0 <= first and first + n <= values.shape[-1]:
+            return values[..., first:first + n]
+        out = np.zeros((*values.shape[:-1], n), dtype=values.dtype)
+        lo, hi = max(first, 0), min(first + n, values.shape[-1])
+        if hi > lo:
+            out[..., lo - first:hi - first] = values[..., lo:hi]
+        return out
 
 
 def chunk_window(segment: int, hop: int, kind: str = "taper", margin: int = 0) -> np.ndarray:
@@ -83,7 +140,9 @@ class OverlapAdd:
 
     Args:
         model: callable ``Tensor[batch, channels, segment] -> Tensor[batch, sources, channels,
-            segment]`` (the separation-model contract).
+            segment]`` (the separation-model contract); with ``conditioning``, called as
+            ``model(chunks, *slices)`` with one ``Tensor[batch, ..., frames]`` per
+            :class:`Conditioning`.
         num_sources: ``S``, the model's number of sources.
         segment: chunk length in samples.
         overlap: fraction of a chunk shared with the next one, ``0 <= overlap < 1``.
@@ -100,6 +159,12 @@ class OverlapAdd:
             one pass over the whole signal, but for the missing context at their edges.
         margin: samples at each chunk edge left out of the overlap-add ("taper" window; see
             the module docstring).
+        conditioning: signals sliced with the chunk plan and passed to ``model`` with each
+            chunk (see :class:`Conditioning`); none by default.
+
+    Raises:
+        ValueError: a bad segment, overlap or plan; conditioning whose frame grid the chunk
+            starts do not follow (``hop > 1`` needs ``align`` a multiple of it).
 
     The stream is ``Iterable[ndarray [G, C, n]]``: ``G`` independent signals of ``C`` channels
     processed in lockstep (e.g. the channels of a stereo file through a mono model), whose chunks
@@ -111,7 +176,8 @@ class OverlapAdd:
                  segment: int, overlap: float = 0.25, batch_size: int = 4,
                  device: str | torch.device = "cpu", window: str = "taper",
                  on_chunks: Callable[[int], None] | None = None, plan: str = "end",
-                 align: int = 1, margin: int = 0):
+                 align: int = 1, margin: int = 0,
+                 conditioning: Sequence[Conditioning] = ()):
         if segment <= 0:
             raise ValueError("segment must be positive")
         if not 0 <= overlap < 1:
@@ -132,16 +198,30 @@ class OverlapAdd:
         self.device = torch.device(device)
         self.window = chunk_window(self.segment, self.hop, window, margin)
         self.on_chunks = on_chunks
+        self.conditioning = tuple(conditioning)
+        for cond in self.conditioning:
+            if cond.hop > 1 and (plan != "end" or self.align % cond.hop):
+                raise ValueError(f"conditioning at {cond.hop} samples per frame needs chunks on "
+                                 f"its grid: the end plan with align a multiple of {cond.hop} "
+                                 f"(got plan {plan!r}, align {self.align})")
 
-    def _infer(self, chunks: list[np.ndarray]) -> np.ndarray:
-        """``chunks``: list of ``[G, C, segment]`` → ``[len, G, S, C, segment]``."""
+    def _infer(self, chunks: list[np.ndarray],
+               conds: list[list[np.ndarray]] | None = None) -> np.ndarray:
+        """``chunks``: list of ``[G, C, segment]`` → ``[len, G, S, C, segment]``; ``conds``: for
+        every :class:`Conditioning`, its slice ``[..., frames]`` for every chunk."""
         x = np.stack(chunks)  # [K, G, C, L]
         k, g, c, n = x.shape
         with torch.inference_mode():
             batch = torch.from_numpy(x.reshape(k * g, c, n)).to(self.device)
+            extra = []
+            for slices in conds or []:  # [K, ...] → [K·G, ...]: shared by the G signals
+                s = np.stack(slices)
+                s = np.repeat(s, g, axis=0) if g > 1 else s
+                extra.append(torch.from_numpy(np.ascontiguousarray(s)).to(self.device))
             outs = []
             for i in range(0, k * g, self.batch_size):
-                outs.append(self.model(batch[i:i + self.batch_size]).float().cpu())
+                args = [e[i:i + self.batch_size] for e in extra]
+                outs.append(self.model(batch[i:i + self.batch_size], *args).float().cpu())
             y = torch.cat(outs).numpy()
         if self.on_chunks is not None:
             self.on_chunks(k)
@@ -178,7 +258,10 @@ class OverlapAdd:
                 j = i
                 while j < len(pending) and pending[j][1].shape[-1] == pending[i][1].shape[-1]:
                     j += 1
-                ys.extend(self._infer([c for _, c, _, _ in pending[i:j]]))
+                group = pending[i:j]
+                conds = [[cond.slice(start - trim, chunk.shape[-1])
+                          for start, chunk, trim, _ in group] for cond in self.conditioning]
+                ys.extend(self._infer([c for _, c, _, _ in group], conds))
                 i = j
             for (start, _, trim, keep), y in zip(pending, ys, strict=True):
                 if keep < seg:  # last chunks (demucs plan; aligned end plan): window[:keep]
@@ -298,4 +381,4 @@ def total_chunks(length: int, segment: int, overlap: float, plan: str = "end",
     return count_chunks(length, segment, hop, plan) if length > 0 else 0
 
 
-__all__ = ["OverlapAdd", "chunk_window", "count_chunks", "total_chunks"]
+__all__ = ["Conditioning", "OverlapAdd", "chunk_window", "count_chunks", "total_chunks"]

@@ -3,9 +3,10 @@
 :class:`StreamSeparator` takes blocks of the mixture at its own rate and channel count and yields
 ``(mixture block, stems block)`` pairs of equal length at that same rate, so that callers can
 write stems and compute exact residuals as they go. Between the two it resamples to the model's
-rate with a streaming soxr resampler (delay-compensated, exact lengths), maps channels to the
-model's (a stereo file through a mono model runs each channel as its own signal; a mono file
-through a stereo model is duplicated and the outputs averaged), and runs
+rate with the project's streaming resampler (:func:`separate.audio.resample.stream_resampler`:
+delay-compensated, exact lengths), maps channels to the model's by the project's channel policy
+(:mod:`separate.audio.channels`: a stereo file through a mono model runs each channel as its own
+signal; a mono file through a stereo model is duplicated and the outputs averaged), and runs
 :class:`separate.engine.overlap_add.OverlapAdd`.
 """
 
@@ -15,9 +16,10 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 
 import numpy as np
-import soxr
 import torch
 
+from separate.audio.channels import check_model_channels, from_model_channels, to_model_channels
+from separate.audio.resample import stream_resampler
 from separate.engine.overlap_add import OverlapAdd, total_chunks
 
 
@@ -56,7 +58,8 @@ def model_input(blocks: Iterable[np.ndarray], sample_rate: int, channels: int,
     This is what :meth:`StreamSeparator.run` feeds the overlap-add, and what ``adapt`` trains
     on, so that the adapted model is tuned on exactly the signal it then separates. ``G`` is 1,
     or the file's channel count for a mono model (each channel runs as its own signal); a mono
-    file through a stereo model is duplicated. Resampling is soxr's streaming HQ resampler.
+    file through a stereo model is duplicated (:mod:`separate.audio.channels`). Resampling is
+    the project's streaming resampler (:func:`separate.audio.resample.stream_resampler`).
 
     Args:
         blocks: consecutive ``float32 [channels, n]`` blocks at ``sample_rate`` Hz.
@@ -67,29 +70,19 @@ def model_input(blocks: Iterable[np.ndarray], sample_rate: int, channels: int,
     Raises:
         ValueError: a channel layout the model cannot take.
     """
-    cm = model_channels
-    if channels != cm and cm != 1 and channels != 1:
-        raise ValueError(f"{channels}-channel audio cannot go through a {cm}-channel model")
-
-    def to_model(x: np.ndarray) -> np.ndarray:  # [C_in, n] -> [G, C_m, n]
-        if channels == cm:
-            return x[None]
-        if cm == 1:
-            return x[:, None, :]
-        return np.repeat(x, cm, axis=0)[None]
-
-    rs_in = soxr.ResampleStream(sample_rate, model_rate, channels, dtype="float32",
-                                quality="HQ") if sample_rate != model_rate else None
+    check_model_channels(channels, model_channels)
+    rs_in = stream_resampler(sample_rate, model_rate, channels) if sample_rate != model_rate \
+        else None
     for b in blocks:
         b = np.ascontiguousarray(b, dtype=np.float32)
         if rs_in is not None:
             b = rs_in.resample_chunk(b.T).T
         if b.shape[-1]:
-            yield to_model(b)
+            yield to_model_channels(b, model_channels)
     if rs_in is not None:
         tail = rs_in.resample_chunk(np.zeros((0, channels), np.float32), last=True).T
         if tail.shape[-1]:
-            yield to_model(tail)
+            yield to_model_channels(tail, model_channels)
 
 
 class StreamSeparator:
@@ -148,22 +141,17 @@ class StreamSeparator:
             ValueError: a channel layout the model cannot take (e.g. 6 channels, stereo model).
         """
         cm = self.model_channels
-        if channels != cm and cm != 1 and channels != 1:
-            raise ValueError(f"{channels}-channel audio cannot go through a {cm}-channel model")
+        check_model_channels(channels, cm)
         n_src = len(self.sources)
         resample = sample_rate != self.model_rate
         fifo = _Fifo()
         counts = {"in": 0, "out": 0}
 
         def from_model(y: np.ndarray) -> np.ndarray:  # [G, S, C_m, n] -> [S, C_in, n]
-            if channels == cm:
-                return y[0]
-            if cm == 1:
-                return y[:, :, 0, :].transpose(1, 0, 2)
-            return y[0].mean(axis=1, keepdims=True)
+            return from_model_channels(y, channels, cm)
 
-        rs_out = soxr.ResampleStream(self.model_rate, sample_rate, n_src * channels,
-                                     dtype="float32", quality="HQ") if resample else None
+        rs_out = (stream_resampler(self.model_rate, sample_rate, n_src * channels)
+                  if resample else None)
 
         def counted() -> Iterator[np.ndarray]:
             for b in blocks:

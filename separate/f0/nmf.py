@@ -20,6 +20,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from separate.audio.stft import istft, stft
 from separate.f0.track import F0Track
 
 
@@ -50,8 +51,7 @@ def nmf_separate(
         ``float32 [voices, time]`` estimates that add up to the mixture (up to STFT rounding).
     """
     x = torch.as_tensor(np.asarray(mix, dtype=np.float32))
-    win = torch.hann_window(n_fft)
-    spec = torch.stft(x, n_fft, hop, window=win, return_complex=True)  # [F, N]
+    spec = stft(x, n_fft, hop)  # [F, N]
     mag = spec.abs().double()
     n_bins, n_frames = mag.shape
     times = np.arange(n_frames) * hop / sample_rate
@@ -97,7 +97,5 @@ def nmf_separate(
     share = reg / reg.sum(dim=0, keepdim=True).clamp(min=1.0)
     parts = torch.stack([w @ (hmat * share[j]) for j in range(n_voices)])  # [J, F, N]
     masks = (parts + eps) / (parts.sum(dim=0, keepdim=True) + n_voices * eps)
-    est = torch.istft(
-        masks.to(torch.complex64) * spec[None], n_fft, hop, window=win, length=x.shape[-1]
-    )
+    est = istft(masks.to(torch.complex64) * spec[None], n_fft, hop, x.shape[-1])
     return est.numpy().astype(np.float32)

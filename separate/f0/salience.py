@@ -76,7 +76,7 @@ def log_cqt(audio: np.ndarray, sample_rate: int) -> np.ndarray:
     """
     import librosa
 
-    from separate.f0.io import resample
+    from separate.audio.resample import resample
 
     x = resample(np.asarray(audio, dtype=np.float32), sample_rate, SAMPLE_RATE)
     if x.size < 4 * HOP:

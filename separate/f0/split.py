@@ -2,9 +2,12 @@
 
 :func:`split_voices` is the Python API behind ``separate f0 split``. With the source-filter model
 (:class:`separate.nets.source_filter.SourceFilterModel`) the mixture is resampled to the model's
-rate, cut into segments (4 s, as in Sec. IV-A), optionally used to fit the model for ``fit_steps``
-(the unsupervised loss needs nothing but the mixture and the F0), then every segment is
-synthesised and the synthesised voices give soft masks for the whole mixture (Sec. III-C).
+rate, optionally used to fit the model for ``fit_steps`` on segments of 4 s (Sec. IV-A; the
+unsupervised loss needs nothing but the mixture and the F0), then the voices are synthesised
+through the shared engine (:class:`separate.engine.OverlapAdd`): chunks of 4 s that overlap by
+:data:`OVERLAP`, each with its slice of the F0 frames and of the harmonic excitation (computed
+once over the whole signal, so its phase runs on across chunks), cross-faded by the engine's
+window. The synthesised voices give soft masks for the whole mixture (Sec. III-C).
 
 Models are read from a card (``models/f0-*.toml``, ``arch = "source_filter"``) with safetensors
 weights. The default, :data:`DEFAULT_MODEL` (``models/f0-choir.toml``), is embedded in the
@@ -20,7 +23,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from separate.f0.io import resample
+from separate.audio.resample import resample
+from separate.engine.overlap_add import Conditioning, OverlapAdd, total_chunks
 from separate.f0.track import F0Track
 from separate.nets.source_filter import (
     SourceFilterModel,
@@ -32,6 +36,7 @@ ARCH = "source_filter"
 DEFAULT_MODEL = "f0-choir"
 UNTRAINED = "untrained"
 SEGMENT_SECONDS = 4.0
+OVERLAP = 0.25  # fraction of a chunk cross-faded with the next one when synthesising
 
 Progress = Callable[[str, int, int], None]  # (phase, done, total)
 
@@ -63,6 +68,54 @@ def _segments(mix: torch.Tensor, f0_frames: torch.Tensor, seg: int, hop: int):
     fpseg = seg // hop
     f = torch.stack([f0_frames[:, s * fpseg : s * fpseg + fpseg + 1] for s in range(n_seg)])
     return x, f
+
+
+def synthesise_voices(
+    model: SourceFilterModel,
+    mix: torch.Tensor,
+    f0_frames: torch.Tensor,
+    segment: int,
+    overlap: float = OVERLAP,
+    batch_size: int = 4,
+    progress: Progress | None = None,
+) -> torch.Tensor:
+    """The voices the source-filter model synthesises for a whole mixture, chunk by chunk.
+
+    Chunks of ``segment`` samples (a multiple of ``model.hop``) overlapping by ``overlap`` go
+    through :class:`separate.engine.OverlapAdd` ("taper" window, chunk starts on the model's
+    frame grid, an unpadded last chunk ending at the signal's end), each with its slice of the
+    F0 frames and of :meth:`SourceFilterModel.harmonics` of the whole track.
+
+    Args:
+        mix: ``[T]`` at ``model.sample_rate``.
+        f0_frames: ``[J, N]`` Hz (0 = silent), frame ``n`` at sample ``n * model.hop``,
+            ``N >= model.frame_count(T)`` (frames past it are ignored).
+        progress: called as ``("separate", chunks done, chunks in all)``.
+
+    Returns:
+        ``float32 [J, T]``.
+    """
+    t, hop = mix.shape[-1], model.hop
+    f0_frames = f0_frames[:, : model.frame_count(t)].float()
+    with torch.no_grad():
+        harm = model.harmonics(f0_frames, t)  # [J, T]: one phase across the chunks
+    total = total_chunks(t, segment, overlap, align=hop)
+    done = [0]
+
+    def on_chunks(k: int) -> None:
+        done[0] += k
+        if progress:
+            progress("separate", done[0], total)
+
+    def run(x: torch.Tensor, f0: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+        return model(x[:, 0], f0, h)[:, :, None]  # [B, 1, L] -> [B, J, 1, L]
+
+    ola = OverlapAdd(run, f0_frames.shape[0], segment, overlap, batch_size, on_chunks=on_chunks,
+                     align=hop, conditioning=[Conditioning(f0_frames.numpy(), hop, centred=True),
+                                              Conditioning(harm.numpy())])
+    x = mix.detach().float().numpy()[None, None]  # [G=1, C=1, T]
+    y = np.concatenate(list(ola.run([x])), axis=-1)  # [1, J, 1, T]
+    return torch.from_numpy(y[0, :, 0])
 
 
 def fit_model(
@@ -144,18 +197,13 @@ def split_voices(
     seg = int(round(SEGMENT_SECONDS * sr / model.hop)) * model.hop
     n_total = -(-x.shape[-1] // seg) * seg // model.hop + 1
     f0_frames = torch.from_numpy(f0.at(np.arange(n_total) * model.hop / sr)).float()
-    xs, fs = _segments(x, f0_frames, seg, model.hop)
     if fit_steps > 0:
+        xs, fs = _segments(x, f0_frames, seg, model.hop)
         fit_model(model, xs, fs, fit_steps, lr=fit_lr, seed=seed, progress=progress)
     torch.manual_seed(seed)
     model.eval()
-    outs = []
+    synth = synthesise_voices(model, x, f0_frames, seg, progress=progress)  # [J, T]
     with torch.no_grad():
-        for s in range(xs.shape[0]):
-            outs.append(model(xs[s : s + 1], fs[s : s + 1])[0])
-            if progress:
-                progress("separate", s + 1, xs.shape[0])
-        synth = torch.cat(outs, dim=-1)[:, : x.shape[-1]]  # [J, T]
         est = soft_mask_separation(x[None], synth[None])[0].numpy()
     back = [resample(e, sr, sample_rate)[: mix.shape[-1]] for e in est]
     return np.stack([np.pad(b, (0, mix.shape[-1] - b.shape[-1])) for b in back]).astype(

@@ -110,14 +110,14 @@ def read_stems_json(path: str | os.PathLike[str]) -> dict[str, str]:
 
 
 def _load_mono(path: Path, sample_rate: int) -> np.ndarray:
+    """``path`` as mono ``float32 [T]`` at ``sample_rate`` (channel mean, the one resampler)."""
     import soundfile as sf
-    import soxr
+
+    from separate.audio.channels import to_mono
+    from separate.audio.resample import resample
 
     audio, sr = sf.read(str(path), dtype="float32", always_2d=True)
-    audio = audio.mean(axis=1)
-    if sr != sample_rate:
-        audio = soxr.resample(audio, sr, sample_rate).astype(np.float32)
-    return np.ascontiguousarray(audio)
+    return np.ascontiguousarray(resample(to_mono(audio.T), sr, sample_rate))
 
 
 def activity(audio: np.ndarray, hop: int, segment: int, threshold_db: float = -40.0) -> np.ndarray:

@@ -88,13 +88,12 @@ def read_audio_any(path: str | os.PathLike[str]) -> tuple[np.ndarray, int]:
 
 
 def to_model_rate(audio: np.ndarray, sr: int, target_sr: int) -> np.ndarray:
-    """``[channels, T]`` at ``sr`` → mono ``[T']`` at ``target_sr`` (mean of channels, soxr)."""
-    import soxr
+    """``[channels, T]`` at ``sr`` → mono ``float32 [T']`` at ``target_sr`` (mean of the
+    channels, :func:`separate.audio.channels.to_mono`; :func:`separate.audio.resample.resample`)."""
+    from separate.audio.channels import to_mono
+    from separate.audio.resample import resample
 
-    mono = audio.mean(axis=0).astype(np.float32)
-    if sr != target_sr:
-        mono = soxr.resample(mono, sr, target_sr).astype(np.float32)
-    return mono
+    return resample(to_mono(audio), sr, target_sr)
 
 
 def load_example(

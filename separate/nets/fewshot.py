@@ -40,6 +40,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from separate.audio.stft import istft, stft
 from separate.nets import register
 
 
@@ -68,17 +69,14 @@ class Spectrogram(nn.Module):
         super().__init__()
         self.n_fft = n_fft
         self.hop = hop
-        self.register_buffer("window", torch.hann_window(n_fft), persistent=False)
 
     def stft(self, wave: torch.Tensor) -> torch.Tensor:
         """``[B, T]`` → complex ``[B, n_fft//2+1, ceil(T/hop)+1]``."""
-        return torch.stft(
-            wave, self.n_fft, self.hop, window=self.window, center=True, return_complex=True
-        )
+        return stft(wave, self.n_fft, self.hop)
 
     def istft(self, spec: torch.Tensor, length: int) -> torch.Tensor:
         """complex ``[B, F, frames]`` → ``[B, length]``."""
-        return torch.istft(spec, self.n_fft, self.hop, window=self.window, length=length)
+        return istft(spec, self.n_fft, self.hop, length)
 
 
 def compress(mag: torch.Tensor) -> torch.Tensor:

@@ -29,6 +29,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from separate.audio.stft import istft, stft
 from separate.nets import register
 
 # ---------------------------------------------------------------------------------------------
@@ -345,9 +346,8 @@ def multiscale_spectral_loss(
     y = y.reshape(-1, y.shape[-1])
     total = x.new_zeros(())
     for n_fft in fft_sizes:
-        win = torch.hann_window(n_fft, dtype=x.dtype, device=x.device)
-        mx = _safe_abs(torch.stft(x, n_fft, n_fft // 4, window=win, return_complex=True))
-        my = _safe_abs(torch.stft(y, n_fft, n_fft // 4, window=win, return_complex=True))
+        mx = _safe_abs(stft(x, n_fft, n_fft // 4))
+        my = _safe_abs(stft(y, n_fft, n_fft // 4))
         total = total + (mx - my).abs().mean()
         total = total + (torch.log(mx + 1e-7) - torch.log(my + 1e-7)).abs().mean()
     return total
@@ -463,8 +463,7 @@ class SourceFilterModel(nn.Module):
 
     def encode(self, mix: Tensor) -> Tensor:
         """``[B, T] -> [B, N, hidden]``: normalised log-magnitude STFT through MLP, GRU, linear."""
-        win = torch.hann_window(self.n_fft, dtype=mix.dtype, device=mix.device)
-        spec = torch.stft(mix, self.n_fft, self.hop, window=win, return_complex=True).abs()
+        spec = stft(mix, self.n_fft, self.hop).abs()
         logmag = torch.log(spec + 1e-6).transpose(1, 2)  # [B, N, F]
         mu = logmag.mean(dim=(1, 2), keepdim=True)
         sd = logmag.std(dim=(1, 2), keepdim=True) + 1e-5
@@ -548,12 +547,9 @@ def soft_mask_separation(
         ``[B, J, T]`` estimates that add up to the mixture.
     """
     b, j, t = sources.shape
-    win = torch.hann_window(n_fft, dtype=mix.dtype, device=mix.device)
-    m = torch.stft(mix, n_fft, hop, window=win, return_complex=True)
-    s = torch.stft(sources.reshape(b * j, t), n_fft, hop, window=win, return_complex=True).abs()
+    m = stft(mix, n_fft, hop)
+    s = stft(sources.reshape(b * j, t), n_fft, hop).abs()
     s = s.reshape(b, j, *s.shape[-2:]) + eps
     masks = s / s.sum(dim=1, keepdim=True)
-    est = torch.istft(
-        (masks * m[:, None]).reshape(b * j, *m.shape[-2:]), n_fft, hop, window=win, length=t
-    )
+    est = istft((masks * m[:, None]).reshape(b * j, *m.shape[-2:]), n_fft, hop, t)
     return est.reshape(b, j, t)

@@ -30,6 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from separate.audio.stft import istft, stft
 from separate.nets import register
 
 
@@ -97,8 +98,6 @@ class ComplexUNet(nn.Module):
         if bins % 64 or bins > n_fft // 2:
             raise ValueError("bins must be a multiple of 64 and at most n_fft / 2")
         c, s = audio_channels, len(self.net_sources)
-        self.window: torch.Tensor
-        self.register_buffer("window", torch.hann_window(n_fft), persistent=False)
         self.branches: nn.ModuleList | None = None
         if per_source:  # one complete single-source U-Net per net source
             self.branches = nn.ModuleList(
@@ -131,17 +130,11 @@ class ComplexUNet(nn.Module):
     # -- spectral front end ------------------------------------------------------------------
     def stft(self, x: torch.Tensor) -> torch.Tensor:
         """``[B, C, T]`` → complex ``[B, C, n_fft/2 + 1, frames]`` (Hann, centred)."""
-        b, c, t = x.shape
-        spec = torch.stft(x.reshape(b * c, t), self.n_fft, self.hop, window=self.window,
-                          center=True, return_complex=True)
-        return spec.view(b, c, *spec.shape[-2:])
+        return stft(x, self.n_fft, self.hop)
 
     def istft(self, spec: torch.Tensor, length: int) -> torch.Tensor:
         """Complex ``[..., freq, frames]`` → ``[..., length]``."""
-        lead = spec.shape[:-2]
-        y = torch.istft(spec.reshape(-1, *spec.shape[-2:]), self.n_fft, self.hop,
-                        window=self.window, center=True, length=length)
-        return y.view(*lead, length)
+        return istft(spec, self.n_fft, self.hop, length)
 
     def masks(self, spec: torch.Tensor) -> torch.Tensor:
         """Complex masks ``[B, S, C, freq, frames]`` for a mixture STFT ``[B, C, freq, frames]``

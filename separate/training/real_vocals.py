@@ -7,9 +7,10 @@ real isolated solo-voice recording instead (silences included, as the recording 
 mixture is then the sum of the stems (:class:`separate.training.data.StemsDataset`). This is the
 remixing-across-tracks augmentation of Uhlich et al. (2017) with a new pool for one source.
 
-Each chunk is read at the file's rate, resampled to the model's rate with soxr, levelled (every
-file is scaled once so its active-frame RMS is ``level_db`` dBFS, about the level of the synthetic
-vocal stems), and spread from mono to stereo with a random constant-power pan and gain.
+Each chunk is read at the file's rate, resampled to the model's rate
+(:func:`separate.audio.resample.resample`), levelled (every file is scaled once so its
+active-frame RMS is ``level_db`` dBFS, about the level of the synthetic vocal stems), and spread
+from mono to stereo with a random constant-power pan and gain.
 
 Only isolated single-voice recordings belong here. A file next to a ``mixture.*`` file or to
 ``drums``/``bass``/``other`` stems is part of a multitrack (for example the real 4-stem
@@ -26,8 +27,9 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
-import soxr
 
+from separate.audio.channels import to_mono
+from separate.audio.resample import resample
 from separate.errors import UsageError
 
 AUDIO_EXTENSIONS = (".wav", ".flac")
@@ -43,11 +45,6 @@ class VoiceFile:
     frames: int
     sample_rate: int
     gain: float  # linear; brings the active-frame RMS to the pool's level_db
-
-
-def _mono(x: np.ndarray) -> np.ndarray:
-    """``[frames, channels]`` (soundfile's layout) → ``[frames]`` (channel mean)."""
-    return x.mean(axis=1) if x.ndim == 2 else x
 
 
 def active_rms_db(x: np.ndarray, sample_rate: int, frame: float = 0.05,
@@ -130,7 +127,7 @@ class RealVocals:
         self.files: list[VoiceFile] = []
         for f in find_voice_files(paths):
             x, sr = sf.read(str(f), dtype="float32", always_2d=True)
-            level = active_rms_db(_mono(x), sr)
+            level = active_rms_db(to_mono(x.T), sr)
             if not math.isfinite(level):
                 raise UsageError(f"{f}: silent recording")
             self.files.append(VoiceFile(f, x.shape[0], int(sr),
@@ -155,9 +152,8 @@ class RealVocals:
         start = rng.randint(0, max(0, vf.frames - need))
         with sf.SoundFile(str(vf.path)) as f:
             f.seek(start)
-            x = _mono(f.read(need, dtype="float32", always_2d=True))
-        if vf.sample_rate != self.sample_rate and len(x):
-            x = soxr.resample(x, vf.sample_rate, self.sample_rate, quality="HQ")
+            x = to_mono(f.read(need, dtype="float32", always_2d=True).T)
+        x = resample(x, vf.sample_rate, self.sample_rate)
         x = np.asarray(x[:frames], dtype=np.float32)
         if len(x) < frames:
             x = np.pad(x, (0, frames - len(x)))
