@@ -13,7 +13,7 @@ __all__ = ["Separator", "__version__"]
 
 def __getattr__(name: str):  # lazy: `import separate` stays cheap (no torch import)
     if name == "Separator":
-        from separate.api import Separator
+        from separate.separation import Separator
 
         return Separator
     raise AttributeError(name)

@@ -3,7 +3,7 @@
 Jansson (2019), Ch. 5, the "Separately Trained" pipeline (Fig. 5.5): a source-separation model
 trained on its own isolates the vocals, and a pitch tracker that assumes a clean monophonic input
 runs on them. Here the separator is any registry model with a ``vocals`` source (default: the
-embedded ``default`` U-Net, through :class:`separate.api.Separator`) and the tracker is pYIN
+embedded ``default`` U-Net, through :class:`separate.separation.Separator`) and the tracker is pYIN
 (:func:`separate.f0.track.pyin_track`) or the salience network
 (:func:`separate.f0.salience.salience_track`, one voice). Jansson's Sec. 5.1 shows why the order
 matters: pitch trackers lose accuracy on mixtures and on separation artefacts alike; the
@@ -53,7 +53,7 @@ def track_melody(
 
     Args:
         model: registry name or card path of a separation model with a ``vocals`` source.
-        separator: an existing :class:`separate.api.Separator` (overrides ``model``).
+        separator: an existing :class:`separate.separation.Separator` (overrides ``model``).
         device: where the separation model runs (``auto``: CUDA, then MPS, then CPU).
 
     Raises:
@@ -62,7 +62,7 @@ def track_melody(
     """
     if method not in MELODY_METHODS:
         raise ValueError(f"unknown melody method {method!r} (available: pyin, salience)")
-    from separate.api import Separator
+    from separate.separation import Separator
 
     sep = separator if separator is not None else Separator(model, device=device)
     x = np.asarray(mix, dtype=np.float32)

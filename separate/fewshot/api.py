@@ -9,7 +9,7 @@ Example::
     # out == {"sax": Path("out/sax.wav"), "residual": Path("out/residual.wav")}
 
 The model (``arch = "fewshot"`` or ``"fewshot-class"``) is conditioned once, then the shared
-engine (:class:`separate.api.Separator`) runs it over the mixture in 3 s chunks with 50 % overlap
+engine (:class:`separate.separation.Separator`) runs it over the mixture in 3 s chunks with 50 % overlap
 (Sec. 3.3), each channel of a stereo file separately, at the model's 22.05 kHz and back.
 """
 
@@ -145,7 +145,7 @@ def fewshot_file(
         UsageError: bad name, no examples. InputError: bad mixture/example file or range.
         ModelError: model not found or not loadable.
     """
-    from separate.api import Separator
+    from separate.separation import Separator
 
     if not _NAME.match(name) or name == "residual":
         raise UsageError(f"bad --name {name!r}: use letters, digits, _ . + - (not 'residual')")
@@ -181,7 +181,7 @@ def fewshot_array(
     Returns:
         The target estimate, ``float32`` with the shape of ``mix``.
     """
-    from separate.api import Separator
+    from separate.separation import Separator
 
     x = np.asarray(mix, dtype=np.float32)
     sep = Separator(model, device="cpu", segment=SEGMENT_S, overlap=OVERLAP)

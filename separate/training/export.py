@@ -66,7 +66,7 @@ def export_best(cfg: Any, name: str, models_dir: str | Path, result: dict[str, A
     """
     from dataclasses import asdict
 
-    from separate.training import build_model
+    from separate.training.loop import build_model
     from separate.training.checkpoint import load_checkpoint
 
     model = build_model(cfg)
