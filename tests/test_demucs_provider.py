@@ -167,7 +167,9 @@ def test_adapted_bag_saves_and_loads_back(tmp_path):
     with torch.no_grad():
         for p in model.parameters():
             p.add_(0.01)
-    files = model.save_weight_files(tmp_path / "adapted")
+    from separate.registry.demucs import save_bag_weight_files
+
+    files = save_bag_weight_files(model, tmp_path / "adapted")
     (name, path), = files.items()
     assert name.startswith("abc123-")
     (tmp_path / "adapted" / "mine.toml").write_text(

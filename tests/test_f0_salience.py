@@ -214,7 +214,7 @@ def test_prepare_train_export_round_trip(tmp_path, one_torch_thread):
 
     import soundfile as sf
 
-    from separate.nets import salience_train as st
+    from separate.f0 import salience_train as st
 
     track = tmp_path / "data" / "train" / "t1"
     (track / "f0").mkdir(parents=True)

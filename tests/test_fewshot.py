@@ -71,7 +71,7 @@ def test_paper_sizes():
     assert m.unet.gamma.in_features == 512 and m.unet.gamma.out_features == 512
     enc = ConditioningEncoder()
     assert enc(torch.randn(3, 1, 128, 40)).shape == (3, 512)
-    b = ClassConditionedSeparator()
+    b = ClassConditionedSeparator(classes=CLASSES)
     assert len(CLASSES) == 18 and b.unet.gamma.in_features == 18
 
 
@@ -132,7 +132,7 @@ def test_negatives_and_batched_conditioning_match_cached():
 
 def test_class_baseline():
     torch.manual_seed(0)
-    b = ClassConditionedSeparator(channels=SMALL["channels"]).eval()
+    b = ClassConditionedSeparator(classes=CLASSES, channels=SMALL["channels"]).eval()
     check_contract(b)
     with pytest.raises(ValueError, match="unknown class"):
         b.condition("kazoo")

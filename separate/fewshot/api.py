@@ -9,8 +9,9 @@ Example::
     # out == {"sax": Path("out/sax.wav"), "residual": Path("out/residual.wav")}
 
 The model (``arch = "fewshot"`` or ``"fewshot-class"``) is conditioned once, then the shared
-engine (:class:`separate.separation.Separator`) runs it over the mixture in 3 s chunks with 50 % overlap
-(Sec. 3.3), each channel of a stereo file separately, at the model's 22.05 kHz and back.
+engine (:class:`separate.separation.Separator`) runs it over the mixture in 3 s chunks with
+50 % overlap (Sec. 3.3), each channel of a stereo file separately, at the model's 22.05 kHz and
+back.
 """
 
 from __future__ import annotations

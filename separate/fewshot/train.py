@@ -33,6 +33,7 @@ import torch
 from separate.fewshot.data import SAMPLE_RATE, EpisodeSampler, collate, load_split
 from separate.fewshot.loss import fewshot_loss
 from separate.nets.fewshot import ClassConditionedSeparator, FewShotSeparator
+from separate.synth.classes import CLASSES
 
 
 @dataclass
@@ -103,7 +104,7 @@ def build_model(cfg: TrainConfig) -> FewShotSeparator | ClassConditionedSeparato
         return FewShotSeparator(negatives=cfg.negatives > 0, channels=cfg.channels,
                                 filters=cfg.filters, n_mels=cfg.n_mels)
     if cfg.kind == "class":
-        return ClassConditionedSeparator(channels=cfg.channels)
+        return ClassConditionedSeparator(classes=CLASSES, channels=cfg.channels)
     raise ValueError(f"kind must be 'fewshot' or 'class', got {cfg.kind!r}")
 
 
@@ -113,9 +114,7 @@ def model_args(cfg: TrainConfig) -> dict:
     if cfg.kind == "fewshot":
         args.update(negatives=cfg.negatives > 0, filters=cfg.filters, n_mels=cfg.n_mels)
     else:
-        from separate.nets.fewshot import default_classes
-
-        args["classes"] = default_classes()
+        args["classes"] = list(CLASSES)
     return args
 
 

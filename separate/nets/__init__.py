@@ -11,63 +11,15 @@ constructs it; :func:`spec` says how (the registry's loader uses it,
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import torch
 
+from separate.nets.arch import ARCHITECTURES, SEPARATION_FIELDS, SPECS, ArchSpec, register
 from separate.nets.contract import SUBCOMMANDS, SeparationModel, check_contract
 
-#: ``arch`` → the architecture's class (or factory).
-ARCHITECTURES: dict[str, Callable[..., torch.nn.Module]] = {}
-
-#: The card fields a separation model's constructor takes (besides the card's ``[args]``).
-SEPARATION_FIELDS = ("sources", "sample_rate", "audio_channels")
-
-
-@dataclass(frozen=True)
-class ArchSpec:
-    """How the registry builds one architecture.
-
-    Attributes:
-        name: the cards' ``arch``.
-        cls: the class (or factory) called with the card's fields and ``[args]``.
-        subcommand: the one ``separate`` subcommand that runs it (selects its contract).
-        card_fields: the card fields passed to ``cls`` as keywords, e.g. ``("sample_rate",)``.
-    """
-
-    name: str
-    cls: Callable[..., torch.nn.Module]
-    subcommand: str
-    card_fields: tuple[str, ...]
-
-
-_SPECS: dict[str, ArchSpec] = {}
-
-
-def register(name: str, *, subcommand: str = "split",
-             card_fields: tuple[str, ...] = SEPARATION_FIELDS) -> Callable[[type], type]:
-    """Class decorator: make an architecture buildable from a card as ``arch = name``.
-
-    Args:
-        name: the cards' ``arch``.
-        subcommand: the subcommand that runs its models (one of ``SUBCOMMANDS``).
-        card_fields: card fields (``sources``, ``sample_rate``, ``audio_channels``) its
-            constructor takes as keywords.
-
-    Raises:
-        ValueError: unknown ``subcommand``.
-    """
-    if subcommand not in SUBCOMMANDS:
-        raise ValueError(f"unknown subcommand {subcommand!r}; known: {', '.join(SUBCOMMANDS)}")
-
-    def deco(cls: type) -> type:
-        ARCHITECTURES[name] = cls
-        _SPECS[name] = ArchSpec(name, cls, subcommand, tuple(card_fields))
-        return cls
-
-    return deco
+# the registrations, by ``arch`` (filled as the architecture modules are imported)
+_SPECS = SPECS
 
 
 def spec(arch: str) -> ArchSpec:
@@ -77,9 +29,9 @@ def spec(arch: str) -> ArchSpec:
         KeyError: unknown ``arch`` (the message lists the known ones).
     """
     _import_all()
-    if arch not in _SPECS:
-        raise KeyError(f"unknown architecture {arch!r}; known: {', '.join(sorted(_SPECS))}")
-    return _SPECS[arch]
+    if arch not in SPECS:
+        raise KeyError(f"unknown architecture {arch!r}; known: {', '.join(sorted(SPECS))}")
+    return SPECS[arch]
 
 
 def build(arch: str, **args: Any) -> torch.nn.Module:
@@ -104,5 +56,5 @@ def _import_all() -> None:
     )
 
 
-__all__ = ["ARCHITECTURES", "ArchSpec", "SUBCOMMANDS", "SeparationModel", "build",
-           "check_contract", "register", "spec"]
+__all__ = ["ARCHITECTURES", "SEPARATION_FIELDS", "SUBCOMMANDS", "ArchSpec", "SeparationModel",
+           "build", "check_contract", "register", "spec"]

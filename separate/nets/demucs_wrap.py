@@ -41,7 +41,7 @@ import torch
 from torch import nn
 
 from separate.errors import ModelError
-from separate.nets import register
+from separate.nets.arch import register
 
 #: Model classes a weights file may name (everything else is refused).
 ALLOWED_CLASSES = ("demucs.htdemucs.HTDemucs", "demucs.hdemucs.HDemucs", "demucs.demucs.Demucs")
@@ -234,27 +234,6 @@ class DemucsBag(nn.Module):
         self._htdemucs = [isinstance(m, HTDemucs) for m in models]
         self.signatures = [f"m{i}" for i in range(len(models))]  # set from the card when loaded
 
-    def save_weight_files(self, folder: str | Path) -> dict[str, Path]:
-        """Save every model of the bag as ``<signature>-<sha256[:8]>.safetensors`` in ``folder``
-        (the layout :meth:`from_weight_files` reads back; e.g. after ``adapt``). Not yet named
-        ``to_weight_files``, the hook ``separate.adapt.export`` looks for, because
-        tests/test_adapt.py still asserts that saving adapted bags is unsupported.
-
-        Returns:
-            ``{file name: path}``, in bag order.
-        """
-        from separate.registry import sha256_file
-
-        folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
-        out: dict[str, Path] = {}
-        for sig, m in zip(self.signatures, self.models, strict=True):
-            tmp = save_demucs_safetensors(m, folder / f".{sig}.tmp.safetensors")
-            final = folder / f"{sig}-{sha256_file(tmp)[:8]}.safetensors"
-            tmp.replace(final)
-            out[final.name] = final
-        return out
-
     # ------------------------------------------------------------------ construction
 
     @classmethod
@@ -273,7 +252,7 @@ class DemucsBag(nn.Module):
         models = []
         for sig in sigs:
             # "<sig>.safetensors" (the Hub layout) or "<sig>-<checksum>.<ext>" (demucs' legacy
-            # naming, and what to_weight_files writes)
+            # naming, and what separate.registry.demucs.save_bag_weight_files writes)
             found = [p for n, p in files.items()
                      if Path(n).stem == sig or Path(n).stem.startswith(f"{sig}-")]
             if len(found) != 1:

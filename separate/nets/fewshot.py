@@ -41,16 +41,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from separate.audio.stft import istft, stft
-from separate.nets import register
-
-
-def default_classes() -> list[str]:
-    """The 18-class vocabulary of Sec. 2.1, as the synthetic corpus labels its voices
-    (:data:`separate.synth.classes.CLASSES`). Cards store the list they were trained with."""
-    from separate.synth.classes import CLASSES
-
-    return list(CLASSES)
-
+from separate.nets.arch import register
 
 SAMPLE_RATE = 22050
 N_FFT = 1024
@@ -411,7 +402,9 @@ class ClassConditionedSeparator(_TargetResidualModel):
     Args:
         sources: ``[target_name, "residual"]``.
         sample_rate: 22050. audio_channels: 1.
-        classes: the vocabulary (default :func:`default_classes`, 18 classes).
+        classes: the vocabulary, in one-hot order (the card's ``[args] classes``: the 18 classes
+            of Sec. 2.1 as ``separate.synth.classes.CLASSES`` names them, for the shipped card).
+            Required: the nets room does not know the corpus' labels (docs/ARCHITECTURE.md).
         channels, n_fft, hop: as :class:`FewShotSeparator`.
     """
 
@@ -420,13 +413,15 @@ class ClassConditionedSeparator(_TargetResidualModel):
         sources: Sequence[str] | None = None,
         sample_rate: int = SAMPLE_RATE,
         audio_channels: int = 1,
-        classes: Sequence[str] | None = None,
+        classes: Sequence[str] = (),
         channels: Sequence[int] = (16, 32, 64, 128, 256, 512),
         n_fft: int = N_FFT,
         hop: int = HOP,
     ):
         super().__init__(sources, sample_rate, audio_channels)
-        self.classes = list(classes or default_classes())
+        if not classes:
+            raise ValueError("ClassConditionedSeparator needs its class vocabulary (classes=...)")
+        self.classes = list(classes)
         self.unet = FiLMUNet(len(self.classes), channels, n_fft, hop)
 
     def stages(self) -> list[tuple[str, list[nn.Parameter]]]:
@@ -467,5 +462,4 @@ __all__ = [
     "FewShotSeparator",
     "FiLMUNet",
     "Spectrogram",
-    "default_classes",
 ]

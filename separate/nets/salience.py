@@ -19,7 +19,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from separate.nets import register
+from separate.nets.arch import register
 
 
 def _block(c_in: int, c_out: int, kernel: tuple[int, int] = (3, 3)) -> nn.Sequential:

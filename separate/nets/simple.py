@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from separate.nets import register
+from separate.nets.arch import register
 
 DEFAULT_SOURCES = ["vocals", "drums", "bass", "other"]
 

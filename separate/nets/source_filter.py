@@ -30,7 +30,7 @@ import torch
 from torch import Tensor, nn
 
 from separate.audio.stft import istft, stft
-from separate.nets import register
+from separate.nets.arch import register
 
 # ---------------------------------------------------------------------------------------------
 # Parameter transforms

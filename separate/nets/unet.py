@@ -31,7 +31,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from separate.audio.stft import istft, stft
-from separate.nets import register
+from separate.nets.arch import register
 
 
 @register("unet")

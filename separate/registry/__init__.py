@@ -15,16 +15,16 @@ from separate.registry.card import (
     load_card,
     write_card,
 )
+from separate.registry.checksum import sha256_file
+from separate.registry.hub import weight_files
 from separate.registry.loader import (
     builtin_models_dir,
     find_card,
     list_cards,
     load_model,
     model_from_card,
-    sha256_file,
     verified_files,
     verify_file,
-    weight_files,
 )
 
 __all__ = [

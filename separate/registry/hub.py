@@ -31,6 +31,7 @@ from pathlib import Path
 
 from separate.errors import ModelError, UsageError
 from separate.registry.card import ModelCard, dump_card
+from separate.registry.checksum import sha256_file
 
 
 @dataclass(frozen=True)
@@ -239,8 +240,6 @@ def fetch_file(card: ModelCard, name: str, sha256: str | None, force: bool = Fal
     """
     from huggingface_hub import hf_hub_download
 
-    from separate.registry.loader import sha256_file
-
     if not force:
         local = beside_card(card, name)
         if local is not None:
@@ -288,7 +287,7 @@ def fetch_files(card: ModelCard, force: bool = False) -> dict[str, Path]:
 
 
 def fetch_weights(card: ModelCard) -> Path:
-    """The local path of a single-file Hub card's weights (called by ``loader.weights_path``).
+    """The local path of a single-file Hub card's weights (called by :func:`weights_path`).
 
     Raises:
         ModelError: as :func:`fetch_file`; or the card lists several files.
@@ -312,8 +311,6 @@ def export_folder(card: ModelCard, folder: str | os.PathLike[str], force: bool =
     Raises:
         ModelError: as :func:`fetch_file`, or the card has no file of its own (made in memory).
     """
-    from separate.registry.loader import weight_files
-
     if card.path is None:
         raise ModelError(f"model {card.name!r}: the card exists only in memory")
     folder = Path(folder)
@@ -389,8 +386,6 @@ def push_card(card: ModelCard, repo_id: str, *, token: str | None = None, privat
     """
     from huggingface_hub import CommitOperationAdd, HfApi, get_token
 
-    from separate.registry.loader import weight_files
-
     token = token or get_token()
     if not token:
         raise UsageError(
@@ -399,8 +394,6 @@ def push_card(card: ModelCard, repo_id: str, *, token: str | None = None, privat
     files = weight_files(card)
     if not files:
         raise ModelError(f"model {card.name!r}: no weights to push")
-    from separate.registry.loader import sha256_file
-
     hashes = {Path(name).name: sha256_file(path) for name, path in files.items()}
     hub = settings()
     api = HfApi(endpoint=hub.endpoint, token=token)
@@ -435,3 +428,25 @@ def push_card(card: ModelCard, repo_id: str, *, token: str | None = None, privat
         extra = f" (HTTP {status})" if status else ""
         raise ModelError(f"push to {repo_id} on {hub.endpoint} failed{extra}: {exc}") from None
     return PushResult(repo_id=repo_id, revision=weights_rev, card_text=text, url=str(repo_url))
+
+
+# ---------------------------------------------------------------- local or Hub weights
+
+def weight_files(card: ModelCard, force: bool = False) -> dict[str, Path]:
+    """Every weights file of ``card`` → local path, downloading Hub files if needed.
+
+    Files of a card without ``hf_repo`` are relative to the card's folder. ``force`` downloads
+    Hub files again. Nothing is verified here (see :func:`verify_file`).
+
+    Raises:
+        ModelError: from :func:`fetch_file` (offline, unreachable, 404, ...).
+    """
+    if card.weights.hf_repo is not None:
+        return fetch_files(card, force=force)
+    out: dict[str, Path] = {}
+    for name in card.weights.file_hashes():
+        p = Path(name)
+        if not p.is_absolute() and card.path is not None:
+            p = Path(card.path).parent / p
+        out[name] = p
+    return out

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import warnings
 from pathlib import Path
@@ -11,6 +10,8 @@ import torch
 
 from separate.errors import ModelError
 from separate.registry.card import ModelCard, load_card
+from separate.registry.checksum import sha256_file
+from separate.registry.hub import weight_files
 
 
 def builtin_models_dir() -> Path:
@@ -63,48 +64,6 @@ def find_card(spec: str | os.PathLike[str]) -> ModelCard:
             return load_card(c)
     known = ", ".join(sorted(c.name for c in list_cards())) or "none"
     raise ModelError(f"unknown model {str(spec)!r}; known models: {known}")
-
-
-def sha256_file(path: str | os.PathLike[str]) -> str:
-    """Hex sha256 of a file, read in 1 MiB blocks."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-def weights_path(card: ModelCard) -> Path | None:
-    """Local path of a single-file card's weights (downloading through the Hub cache if needed)."""
-    if card.weights.embedded is not None:
-        return card.embedded_path
-    if card.weights.hf_repo is not None:
-        from separate.registry import hub
-
-        return hub.fetch_weights(card)
-    return None
-
-
-def weight_files(card: ModelCard, force: bool = False) -> dict[str, Path]:
-    """Every weights file of ``card`` → local path, downloading Hub files if needed.
-
-    Files of a card without ``hf_repo`` are relative to the card's folder. ``force`` downloads
-    Hub files again. Nothing is verified here (see :func:`verify_file`).
-
-    Raises:
-        ModelError: from :func:`separate.registry.hub.fetch_file` (offline, unreachable, 404, ...).
-    """
-    if card.weights.hf_repo is not None:
-        from separate.registry import hub
-
-        return hub.fetch_files(card, force=force)
-    out: dict[str, Path] = {}
-    for name in card.weights.file_hashes():
-        p = Path(name)
-        if not p.is_absolute() and card.path is not None:
-            p = Path(card.path).parent / p
-        out[name] = p
-    return out
 
 
 def verify_file(card: ModelCard, name: str, path: Path, sha256: str | None) -> None:

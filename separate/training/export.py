@@ -10,7 +10,7 @@ import torch
 from safetensors.torch import save_file
 
 from separate.registry.card import write_card
-from separate.registry.loader import sha256_file
+from separate.registry.checksum import sha256_file
 
 
 def export_model(model: torch.nn.Module, name: str, out_dir: str | Path, *, arch: str,
@@ -66,8 +66,8 @@ def export_best(cfg: Any, name: str, models_dir: str | Path, result: dict[str, A
     """
     from dataclasses import asdict
 
-    from separate.training.loop import build_model
     from separate.training.checkpoint import load_checkpoint
+    from separate.training.loop import build_model
 
     model = build_model(cfg)
     best = load_checkpoint(Path(cfg.out) / "best.pt")

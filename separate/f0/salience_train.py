@@ -1,6 +1,6 @@
 """Training of the pitch-salience U-Net on synthetic tracks with exact F0 (ensembles, choirs).
 
-Three steps, each a function and a subcommand of ``python -m separate.nets.salience_train``:
+Three steps, each a function and a subcommand of ``python -m separate.f0.salience_train``:
 
 1. :func:`prepare` — per track of ``separate synth`` (``voice*.wav``, ``mixture.wav``,
    ``f0/voice*.csv``), the wide log-CQT (:func:`separate.f0.salience.log_cqt`, float16) of the
@@ -219,7 +219,7 @@ def export(run: Path, dest: Path, card_extra: dict | None = None) -> Path:
     from safetensors.torch import save_file
 
     from separate.registry.card import write_card
-    from separate.registry.loader import sha256_file
+    from separate.registry.checksum import sha256_file
     from separate.training.checkpoint import load_checkpoint
 
     ck = load_checkpoint(Path(run) / "best.pt")
@@ -246,7 +246,7 @@ def export(run: Path, dest: Path, card_extra: dict | None = None) -> Path:
 
 
 def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(prog="python -m separate.nets.salience_train")
+    ap = argparse.ArgumentParser(prog="python -m separate.f0.salience_train")
     sub = ap.add_subparsers(dest="cmd", required=True)
     p = sub.add_parser("prepare", help="precompute log-CQT features + F0 targets")
     p.add_argument("data", type=Path, nargs="+")
