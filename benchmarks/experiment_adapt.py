@@ -4,8 +4,8 @@ For every test track (the real MUSDB18 clip in ``../shared/data/musdb18-7`` and 
 synthetic test tracks):
 
 1. build the silence-quarters item (Sec. 4: each source silenced in one random quarter, STFT
-   domain) with ``separate.adapt.marks.silence_quarters`` — stems, mixture, activations from the
-   envelope method (Eq. 2);
+   domain) with ``separate.activations.from_stems.silence_quarters`` — stems, mixture,
+   activations from the envelope method (Eq. 2);
 2. separate its mixture with the model as is (**B0**), and after adaptation from each stage
    start ``Lx`` to ``D`` with the reconstruction-only loss (**B-Lx:D**) and with Eq. 1
    (**P-Lx:D**) — a fresh copy of the model for every configuration;
@@ -43,9 +43,9 @@ import torch
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from separate.adapt.activations import frames_to_samples, load_activations, num_frames_for  # noqa: E402
+from separate.activations.formats import frames_to_samples, load_activations, num_frames_for  # noqa: E402
+from separate.activations.from_stems import read_stems, silence_quarters  # noqa: E402
 from separate.adapt.loop import AdaptConfig, adapt_model  # noqa: E402
-from separate.adapt.marks import read_stems, silence_quarters  # noqa: E402
 from separate.adapt.run import separate_mixture, to_model_format  # noqa: E402
 from separate.audio.io import read_audio  # noqa: E402
 from separate.evaluation.activity import pool_activity  # noqa: E402

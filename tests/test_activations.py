@@ -10,7 +10,7 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from separate.adapt.activations import (
+from separate.activations.formats import (
     detect_format,
     frames_to_intervals,
     frames_to_samples,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from separate.adapt.envelope import (
+from separate.activations.envelope import (
     GAMMA,
     HOP_SECONDS,
     THETA,

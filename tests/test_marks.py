@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from separate.adapt import marks
-from separate.adapt.activations import load_activations
+from separate.activations import from_stems as marks
+from separate.activations.formats import load_activations
 from separate.errors import InputError, UsageError
 
 SR = 16000

@@ -1,8 +1,8 @@
-"""User-guided one-shot adaptation (Cantisani et al., WASPAA 2021) and activations ("marks").
+"""User-guided one-shot adaptation (Cantisani et al., WASPAA 2021).
 
-- :mod:`~separate.adapt.activations` — marks files → ``h[source, frame]``, and the writer;
-- :mod:`~separate.adapt.envelope` — marks from isolated stems (MedleyDB envelope method, Eq. 2);
-- :mod:`~separate.adapt.marks` — ``separate marks``: stems folders, plots, silence quarters;
+The marks ("activations") it reads live one room below, in :mod:`separate.activations`
+(formats, the envelope method, marks from stems), shared with ``synth`` and ``evaluation``.
+
 - :mod:`~separate.adapt.loss` — Eq. 1 and the reconstruction-only baseline;
 - :mod:`~separate.adapt.stages` — ``--layers L3:D`` stage ranges and freezing;
 - :mod:`~separate.adapt.optim` — Ranger (RAdam + Lookahead);
@@ -11,7 +11,7 @@
 - :mod:`~separate.adapt.export` — saving an adapted model as a card + safetensors.
 """
 
-from separate.adapt.activations import load_activations, write_intervals
+from separate.activations.formats import load_activations, write_intervals
 from separate.adapt.loop import AdaptConfig, AdaptResult, adapt_model
 from separate.adapt.loss import activation_loss, reconstruction_loss
 from separate.adapt.run import AdaptOutput, adapt

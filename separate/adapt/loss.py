@@ -3,7 +3,7 @@
 Both take the model's estimates ``est: Tensor[batch, sources, channels, time]`` and the mixture
 ``mix: Tensor[batch, channels, time]``; Eq. 1 also takes the sample-level activations
 ``h: Tensor[batch, sources, time]`` (0/1 or bool; see
-:func:`separate.adapt.activations.frames_to_samples`), shared by all channels.
+:func:`separate.activations.formats.frames_to_samples`), shared by all channels.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from separate.adapt.activations import frames_to_samples, load_activations, num_frames_for
+from separate.activations.formats import frames_to_samples, load_activations, num_frames_for
 from separate.adapt.loop import AdaptConfig, AdaptResult, adapt_model, gate
 from separate.progress import ProgressCallback
 
@@ -128,7 +128,7 @@ def adapt(
 
     Args:
         mix: the mixture's audio file.
-        activations: an activations file (:mod:`separate.adapt.activations`), or a
+        activations: an activations file (:mod:`separate.activations.formats`), or a
             ``BoolTensor[sources, frames]`` on a grid of ``frame_rate`` frames per second.
         model: a registry name / card path, or a model object (it is adapted in place).
         config: hyper-parameters (:class:`separate.adapt.loop.AdaptConfig`, paper defaults).

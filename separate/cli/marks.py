@@ -1,6 +1,6 @@
 """`separate marks`: activations (when each source plays) from isolated stems.
 
-Thin skin over :mod:`separate.adapt.marks`: parse, call, render.
+Thin skin over :mod:`separate.activations.from_stems`: parse, call, render.
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ def marks_cmd(
         None, "--seed", help="Seed of the quarter assignment (required with --silence-quarters)."
     ),
 ) -> None:
-    from separate.adapt import marks
+    from separate.activations import from_stems as marks
 
     console = err_console()
     if silence_quarters:

@@ -7,7 +7,7 @@ Two ways, both giving ``active[source, window]`` booleans on the evaluation grid
   (10 in the paper, for 1 s windows);
 * **activations** (``--activations FILE``; Cantisani et al. 2021, Sec. 5: "the evaluation is done
   only where the sources are non-silent"): the user's marks ``h[source, frame]``, read by
-  :func:`separate.adapt.activations.load_activations` (intervals CSV, Audacity labels, or a
+  :func:`separate.activations.formats.load_activations` (intervals CSV, Audacity labels, or a
   MedleyDB frame-wise CSV), are pooled per window: a window is active when the source is marked
   active on at least ``min_fraction`` (default half) of the activation frames inside it.
 """
@@ -80,7 +80,7 @@ def activations_from_file(
     """Read an activations file and pool it onto the evaluation windows.
 
     Args:
-        path: activations file (formats of :mod:`separate.adapt.activations`).
+        path: activations file (formats of :mod:`separate.activations.formats`).
         sources: the evaluated source names (rows of the result); names the file does not
             mention are active everywhere.
         num_samples, sample_rate: the track's length and rate.
@@ -92,7 +92,7 @@ def activations_from_file(
     Raises:
         InputError: unreadable file, unknown source, bad values (from the parser).
     """
-    from separate.adapt.activations import load_activations, num_frames_for
+    from separate.activations.formats import load_activations, num_frames_for
 
     frames = num_frames_for(num_samples, sample_rate, ACTIVATION_RATE)
     h = load_activations(

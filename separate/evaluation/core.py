@@ -103,7 +103,7 @@ def evaluate(
             where it does not are excluded from statistics (Cantisani et al. 2021, Sec. 5).
         activity_rate: frames per second of ``activity``; ``None``: one value per window.
         activations: an activations file instead of ``activity`` (formats of
-            :mod:`separate.adapt.activations`).
+            :mod:`separate.activations.formats`).
         skip_silent: exclude windows whose reference sum of squares is below
             ``silence_threshold`` (Schulze-Forster et al. 2023, Sec. V-A: 10).
 

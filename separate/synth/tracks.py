@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from separate.adapt.envelope import activation_confidence
+from separate.activations.envelope import activation_confidence
 from separate.synth import effects
 from separate.synth.compose import MIDI_RESOLUTION, Song
 from separate.synth.render import NoteEvent

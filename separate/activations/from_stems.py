@@ -1,8 +1,8 @@
 """Activations from isolated stems, and the paper's controlled "silence quarters" test item.
 
 - :func:`marks_from_stems`: the MedleyDB envelope method with the logistic of Eq. 2
-  (:mod:`separate.adapt.envelope`, the project's one implementation) on each stem of a folder,
-  written as an intervals CSV (:func:`separate.adapt.activations.write_intervals`), optionally
+  (:mod:`separate.activations.envelope`, the project's one implementation) on each stem of a folder,
+  written as an intervals CSV (:func:`separate.activations.formats.write_intervals`), optionally
   plotted over the mixture's waveform.
 - :func:`silence_quarters`: Cantisani et al. (2021), Sec. 4. The track is cut into four equal
   segments; each source is assigned one at random and set to zero there *in the STFT domain*, so
@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from separate.adapt.activations import write_intervals
+from separate.activations.formats import write_intervals
 from separate.audio.stft import istft, stft
 from separate.errors import InputError, UsageError
 
@@ -115,9 +115,9 @@ def stem_activations(
     Returns:
         ``(times, h, frame_rate)``: frame times (s), ``bool [sources, frames]``, frames per
         second (frame ``k`` at ``k / frame_rate``, the grid of
-        :mod:`separate.adapt.activations`).
+        :mod:`separate.activations.formats`).
     """
-    from separate.adapt import envelope
+    from separate.activations import envelope
 
     times, h = envelope.activations_from_stems(list(audio), sample_rate)
     hop = max(1, int(round(envelope.HOP_SECONDS * sample_rate)))  # the envelope's integer hop
@@ -166,7 +166,7 @@ def plot_marks(
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from separate.adapt.activations import frames_to_intervals
+    from separate.activations.formats import frames_to_intervals
 
     mono = np.asarray(mixture, dtype=np.float32).mean(axis=0)
     duration = len(mono) / sample_rate
