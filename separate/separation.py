@@ -1,5 +1,5 @@
 """Separating one mixture: :class:`Separator` (model + engine settings), in memory or file to
-stems, through the one audio path (DESIGN.md): read → resample → chunk → model → overlap-add →
+stems, through the one audio path (docs/ARCHITECTURE.md, "One path for the audio"): read → resample → chunk → model → overlap-add →
 resample back → stem plan (residual rule) → the one writer (:class:`AtomicAudioWriter`).
 
 ``split``, ``adapt``, ``fewshot`` and ``f0 melody`` all separate through this class; batches of
@@ -99,7 +99,7 @@ class Separator:
 
     Args:
         model: a registry name (``"default"``), a path to a card or safetensors file, or a
-            ``torch.nn.Module`` honouring the contract (DESIGN.md).
+            ``torch.nn.Module`` honouring the contract (docs/ARCHITECTURE.md, "The contracts").
         device: ``"auto"`` (CUDA, then MPS, then CPU), ``"cpu"``, ``"cuda"``, ``"mps"``.
         segment: chunk length in seconds (default: the card's ``[engine] segment``, else 10).
         overlap: fraction of overlap between chunks (default: the card's, else 0.25).

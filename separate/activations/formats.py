@@ -23,7 +23,7 @@ by taking, for each frame, the row with the nearest time stamp. A sample ``n`` a
 belongs to frame ``floor(n * frame_rate / sample_rate)`` (:func:`frames_to_samples`).
 
 **Unmarked sources.** A source of the model that the file does not mention is unconstrained:
-active on every frame (DESIGN.md, "Activations"). A source the file mentions is silent outside
+active on every frame (docs/ARCHITECTURE.md, "The contracts": activations). A source the file mentions is silent outside
 its intervals; a zero-length interval (``vocals,0,0``) marks a source that never plays.
 
 Errors are :class:`separate.errors.InputError` naming the file and the line: unknown source names

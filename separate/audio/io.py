@@ -4,7 +4,7 @@ Everything is ``float32`` arrays shaped ``[channels, time]``. soundfile (libsndf
 FLAC, OGG/Vorbis, Opus, MP3, AIFF...; MP4/M4A (including MUSDB's ``.stem.mp4``, first stream =
 mixture) go through the ``ffmpeg`` binary. Writing goes to a temporary name in the target folder
 and is renamed when complete, so an interrupted run never leaves a half-written file that looks
-finished (DESIGN.md, "Outputs").
+finished (docs/ARCHITECTURE.md, "The contracts": outputs).
 """
 
 from __future__ import annotations

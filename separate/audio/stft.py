@@ -9,7 +9,7 @@ exactly ``torch.stft`` / ``torch.istft`` with those arguments (bit for bit), for
 number of leading dimensions.
 
 This module imports nothing but torch, so :mod:`separate.nets` can use it without pulling in
-soundfile or soxr (DESIGN.md, package layout).
+soundfile or soxr (docs/ARCHITECTURE.md, "Rooms and what each may import").
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Model cards: ``models/<name>.toml`` (DESIGN.md, "A model card").
+"""Model cards: ``models/<name>.toml`` (docs/ARCHITECTURE.md, "The contracts": a model card).
 
 A card is data: the architecture and its arguments, the sources, the sample rate, where the
 weights are and their sha256, the licence, the training data and the measured metrics. Example::
