@@ -1,6 +1,7 @@
 """Separating one mixture: :class:`Separator` (model + engine settings), in memory or file to
-stems, through the one audio path (docs/ARCHITECTURE.md, "One path for the audio"): read → resample → chunk → model → overlap-add →
-resample back → stem plan (residual rule) → the one writer (:class:`AtomicAudioWriter`).
+stems, through the one audio path (docs/ARCHITECTURE.md, "One path for the audio"): read →
+resample → chunk → model → overlap-add → resample back → stem plan (residual rule) → the one
+writer (:class:`AtomicAudioWriter`).
 
 ``split``, ``adapt``, ``fewshot`` and ``f0 melody`` all separate through this class; batches of
 files go through :func:`separate.batch.separate_many`.

@@ -266,3 +266,13 @@ def test_eq1_learns_from_the_marks_what_reconstruction_cannot():
     assert scores["B0"] < 3.0  # half of the mixture each: poor
     assert scores["reconstruction"] == pytest.approx(scores["B0"], abs=0.01)
     assert scores["activations"] > scores["B0"] + 10.0, scores
+
+
+def test_a_model_without_parameters_is_a_usage_error_not_a_crash():
+    # the identity model (x/4 per source) has nothing to train: a one-line UsageError naming
+    # it, not StopIteration from next(model.parameters())
+    model = load_model("identity")
+    mix = torch.randn(model.audio_channels, 4 * model.sample_rate) * 0.1
+    h = torch.ones(len(model.sources), mix.shape[-1])
+    with pytest.raises(UsageError, match="'identity' has no parameters"):
+        adapt_model(model, mix, h, AdaptConfig(epochs=1))

@@ -23,8 +23,9 @@ by taking, for each frame, the row with the nearest time stamp. A sample ``n`` a
 belongs to frame ``floor(n * frame_rate / sample_rate)`` (:func:`frames_to_samples`).
 
 **Unmarked sources.** A source of the model that the file does not mention is unconstrained:
-active on every frame (docs/ARCHITECTURE.md, "The contracts": activations). A source the file mentions is silent outside
-its intervals; a zero-length interval (``vocals,0,0``) marks a source that never plays.
+active on every frame (docs/ARCHITECTURE.md, "The contracts": activations). A source the
+file mentions is silent outside its intervals; a zero-length interval (``vocals,0,0``) marks a
+source that never plays.
 
 Errors are :class:`separate.errors.InputError` naming the file and the line: unknown source names
 (the message lists the model's sources), unparsable or NaN numbers, ``end < start``, negative

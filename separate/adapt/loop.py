@@ -30,6 +30,7 @@ import torch
 from separate.adapt.loss import activation_loss, reconstruction_loss
 from separate.adapt.optim import make_optimizer
 from separate.adapt.stages import count_parameters, freeze_except, select_stages
+from separate.errors import UsageError
 from separate.progress import ProgressCallback, ProgressEvent
 
 LOSSES = ("activations", "reconstruction")
@@ -150,7 +151,7 @@ def adapt_model(
         ``requires_grad`` still True.
 
     Raises:
-        separate.errors.UsageError: a bad stage range.
+        separate.errors.UsageError: a bad stage range, or a model with no parameters.
         ValueError: a bad config or tensors of mismatched shapes.
     """
     config = config or AdaptConfig()
@@ -160,7 +161,13 @@ def adapt_model(
         raise ValueError(f"mix must be [{model.audio_channels}, time], got {tuple(mix.shape)}")
     if h.shape != (len(sources), mix.shape[-1]):
         raise ValueError(f"h must be [{len(sources)}, {mix.shape[-1]}], got {tuple(h.shape)}")
-    device = next(model.parameters()).device
+    first = next(model.parameters(), None)
+    if first is None:
+        card = getattr(model, "card", None)
+        name = card.name if card is not None else type(model).__name__
+        raise UsageError(f"model {name!r} has no parameters, so it cannot be adapted "
+                         "(choose a trained model, e.g. -m default)")
+    device = first.device if first is not None else torch.device("cpu")
     torch.manual_seed(config.seed)
     generator = torch.Generator().manual_seed(config.seed)
 

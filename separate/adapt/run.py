@@ -53,7 +53,7 @@ class AdaptOutput:
 
 def to_model_format(audio: np.ndarray, sample_rate: int, model: torch.nn.Module) -> np.ndarray:
     """``[channels, time]`` at ``sample_rate`` → the signal the engine feeds ``model``
-    (:meth:`separate.engine.StreamSeparator.model_input`: soxr streaming resampler, the engine's
+    (:func:`separate.engine.stream.model_input`: soxr streaming resampler, the engine's
     channel mapping), as ``[model channels, n]``. When a mono model runs a stereo file each
     channel is its own signal; they are laid end to end along time."""
     from separate.engine.stream import model_input

@@ -1,4 +1,5 @@
-"""The contracts models honour, one per subcommand that runs them (docs/ARCHITECTURE.md, "The contracts").
+"""The contracts models honour, one per subcommand that runs them (docs/ARCHITECTURE.md,
+"The contracts").
 
 A model is run by exactly one ``separate`` subcommand, named in its card (``subcommand``) and
 declared by its architecture (:func:`separate.nets.register`). The subcommand decides what the
