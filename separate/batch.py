@@ -28,7 +28,7 @@ from typing import Any
 from separate.audio.io import find_audio_files, output_subtype
 from separate.errors import InputError, SeparateError, UsageError
 from separate.progress import ProgressCallback, ProgressEvent
-from separate.separation import DEFAULT_FILENAME, DEFAULT_MODEL, Separator
+from separate.separation import DEFAULT_FILENAME, DEFAULT_MODEL, Separator, track_name
 
 
 @dataclass
@@ -170,6 +170,28 @@ def check_writable(out: Path) -> None:
         raise UsageError(f"{out}: output folder is not writable ({exc.strerror or exc})") from None
 
 
+def check_distinct_outputs(files: Sequence[Path], out: Path, filename: str = DEFAULT_FILENAME,
+                           fmt: str = "wav") -> None:
+    """Refuse, before any work, a batch in which two distinct inputs would write the same
+    outputs (``a/song.flac`` and ``b/song.flac`` both → ``out/song/``): the second would
+    silently overwrite the first.
+
+    Raises:
+        UsageError: names both inputs and the shared output.
+    """
+    seen: dict[str, Path] = {}
+    for f in files:
+        try:
+            key = filename.format(track=track_name(f), stem="\0", ext=fmt)
+        except (KeyError, IndexError, ValueError):
+            return  # a bad template is reported by separate_file, with its own message
+        other = seen.setdefault(key, f)
+        if other != f and other.resolve() != f.resolve():
+            shared = out / key.split("\0")[0] if "\0" in key else out / key
+            raise UsageError(f"{other} and {f} would both write {shared}* (same track name); "
+                             "rename one, or separate them in two runs with different -o")
+
+
 def separate_many(
     inputs: Sequence[str | os.PathLike[str]],
     out_dir: str | os.PathLike[str] = "separated",
@@ -212,8 +234,9 @@ def separate_many(
         A :class:`BatchReport`.
 
     Raises:
-        UsageError: bad options, unwritable output folder, nothing to separate, a model that
-            cannot be loaded. Problems with single inputs are reported, not raised.
+        UsageError: bad options, unwritable output folder, nothing to separate, two inputs
+            that would write the same outputs, a model that cannot be loaded. Problems with
+            single inputs are reported, not raised.
     """
     if fmt is not None:
         try:
@@ -232,6 +255,7 @@ def separate_many(
     if not files and failures:
         raise UsageError("nothing to separate")
     out = Path(out_dir)
+    check_distinct_outputs(files, out, filename, fmt)
     check_writable(out)
     if isinstance(model, Separator):
         separator, model_name = model, getattr(getattr(model.model, "card", None), "name", "")
@@ -264,6 +288,9 @@ def separate_many(
                 raise
             problem = exc.problem if isinstance(exc, InputError) else str(exc)
             rep = FileReport(str(path), "failed", error=problem)
+        except Exception as exc:  # a bug on one file must not cost the rest of the batch
+            rep = FileReport(str(path), "failed",
+                             error=f"unexpected {type(exc).__name__}: {exc}")
         with lock:
             reports[i] = rep
             n = len(reports)

@@ -9,6 +9,7 @@ files go through :func:`separate.batch.separate_many`.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 import warnings
@@ -307,6 +308,8 @@ class Separator:
         if on_progress is not None:
             on_progress(ProgressEvent("chunks", 0, total[0], "chunks", key=str(src)))
         writers: dict[str, AtomicAudioWriter] = {}
+        new_dirs = sorted({d for t in targets.values() for d in (t.parent, *t.parent.parents)
+                           if not d.exists()}, key=lambda d: len(d.parts), reverse=True)
         try:
             for name, t in targets.items():
                 writers[name] = AtomicAudioWriter(t, info.sample_rate, channels, fmt=fmt,
@@ -318,6 +321,9 @@ class Separator:
         except BaseException:
             for w in writers.values():
                 w.abort()
+            for d in new_dirs:  # nothing half-written: no empty track folder either
+                with contextlib.suppress(OSError):
+                    d.rmdir()
             raise
         for name, w in writers.items():
             result.outputs[name] = w.commit()

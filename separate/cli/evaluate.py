@@ -141,12 +141,17 @@ def eval_cmd(
 
             scores, failed = evaluate_jobs(jobs_list, opts, jobs, on_done=done)
             for job, exc in failed:
-                console.print(f"[red]error:[/red] {job.name}: {exc}", highlight=False)
+                text = str(exc)  # an InputError already names its track or file
+                if not text.startswith(f"{job.name}: "):
+                    text = f"{job.name}: {text}"
+                console.print(f"[red]error:[/red] {text}", highlight=False)
             failures += len(failed)
             results[label] = scores
 
     summary = {}
     for label, scores in results.items():
+        if not scores:  # every track of this label failed: no empty table, no empty files
+            continue
         agg = aggregate(scores)
         summary[label] = {
             "tracks": len(scores),
@@ -166,7 +171,9 @@ def eval_cmd(
             for tr in scores:
                 write_track_json(tr, d)
             write_frames_csv(scores, d / "frames.csv")
-            console.print(f"[green]wrote[/green] {d}/<track>.json and {d / 'frames.csv'}")
+            names = ", ".join(f"{tr.name}.json" for tr in scores[:3])
+            more = f" and {len(scores) - 3} more" if len(scores) > 3 else ""
+            console.print(f"[green]wrote[/green] {names}{more} and frames.csv in {d}")
         if not as_json:
             con = out_console()
             if len(scores) > 1:
@@ -178,7 +185,7 @@ def eval_cmd(
         plot.parent.mkdir(parents=True, exist_ok=True)
         box_plot(results, plot, plot_metric)
         console.print(f"[green]wrote[/green] {plot}")
-    if as_json:
+    if as_json and summary:
         doc = summary[next(iter(summary))] if len(summary) == 1 else summary
         typer.echo(json.dumps(json_safe(doc), indent=2))
     if failures:

@@ -14,7 +14,9 @@ at ``N − segment``), so no chunk but the only one of a signal shorter than ``s
 padding. With ``align > 1`` (a fully convolutional model that declares its shift grid), the last
 chunk starts at ``N − segment`` rounded up to the grid and simply ends at ``N`` (a shorter
 chunk, no padding), and a signal shorter than ``segment`` is one unpadded chunk: the model then
-sees the end of the signal exactly as in one pass over the whole signal.
+sees the end of the signal exactly as in one pass over the whole signal. Only a signal shorter
+than one grid step (e.g. 10 ms, where the model's STFT would not even fit) is zero-padded to one
+step, its output cut back to the signal's length.
 
 ``margin`` (samples) keeps the outer ``margin`` samples of every chunk out of the overlap-add
 (weight 1e-6, so that the first and last samples of the signal are still reconstructed): there
@@ -334,8 +336,13 @@ class OverlapAdd:
                 chunk[..., lo - a: hi - a] = buf[..., lo - buf_start: hi - buf_start]
                 pending.append((start, chunk, trim, keep))
         elif last_start < 0:  # shorter than one segment: one chunk
-            if self.align > 1:  # a grid-aligned model takes any length: no padding
+            if self.align > 1 and total >= self.align:  # any length on the grid: no padding
                 pending.append((0, buf[..., :total], 0, total))
+            elif self.align > 1:  # shorter than one grid step (its STFT may not even fit):
+                # zero-padded to one step, the output cut back to the signal
+                pad = np.zeros((*buf.shape[:-1], self.align), dtype=np.float32)
+                pad[..., :total] = buf[..., :total]
+                pending.append((0, pad, 0, total))
             else:
                 pad = np.zeros((*buf.shape[:-1], seg), dtype=np.float32)
                 pad[..., :total] = buf

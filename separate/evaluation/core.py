@@ -55,6 +55,28 @@ def _fit_length(est: np.ndarray, n: int) -> np.ndarray:
     return np.pad(est, ((0, 0), (0, n - est.shape[1])))
 
 
+#: Largest length mismatch between an estimate and its reference that is fitted (zero-padded
+#: or cut, as museval's ``pad_or_truncate``) rather than refused: 1 % of the reference, at
+#: least 0.1 s (resamplers and codecs change lengths by a few samples to a few frames).
+LENGTH_TOLERANCE = (0.01, 0.1)
+
+
+def _check_length(name: str, source: str, got: int, n: int, sample_rate: float) -> None:
+    """Warn about a small estimate/reference length mismatch; refuse a large one (a wrong file
+    scored as a cut-down estimate, e.g. SDR ∞ against a 10 ms reference).
+
+    Raises:
+        InputError: the lengths differ by more than :data:`LENGTH_TOLERANCE`.
+    """
+    rel, seconds = LENGTH_TOLERANCE
+    diff = abs(got - n)
+    if diff > max(rel * n, seconds * sample_rate):
+        raise InputError(name, f"estimate '{source}' is {got / sample_rate:.3f} s long, its "
+                               f"reference {n / sample_rate:.3f} s: not the same track")
+    warnings.warn(f"{name}: estimate '{source}' {'zero-padded' if got < n else 'cut'} by "
+                  f"{diff} samples to the reference length", stacklevel=3)
+
+
 def scenarios(targets: list[str]) -> list[tuple[list[str], list[str]]]:
     """museval's grouping: ``[(evaluated together, whose results are kept)]``."""
     has_acc = "vocals" in targets and "accompaniment" in targets
@@ -91,7 +113,8 @@ def evaluate(
     Args:
         estimates: ``{source: [channels, time] or [time]}`` (ndarray or tensor).
         references: same keys (at least the estimated ones); same channels. Sources on only
-            one side are ignored. Estimates are zero-padded/cut to the reference length.
+            one side are ignored. Estimates are zero-padded/cut to the reference length (with a
+            warning) when they differ by at most :data:`LENGTH_TOLERANCE`.
         sample_rate: Hz (both sides).
         name: track name (JSON file name, tables).
         win, hop: evaluation window and hop (s); museval's default is 1 s / 1 s.
@@ -113,7 +136,9 @@ def evaluate(
         BSS-Eval: its BSS metrics are NaN and the others are evaluated without it (warning).
 
     Raises:
-        InputError: no source in common, channel-count mismatch, bad activations file.
+        InputError: no source in common, channel-count mismatch, an estimate whose length
+            differs from its reference's by more than :data:`LENGTH_TOLERANCE`, bad activations
+            file.
         ValueError: bad array shapes.
     """
     common = [s for s in references if s in estimates]
@@ -135,6 +160,8 @@ def evaluate(
             raise InputError(
                 name, f"'{s}': estimate has {e.shape[0]} channels, reference {refs[s].shape[0]}"
             )
+        if e.shape[1] != n:
+            _check_length(name, s, e.shape[1], n, sample_rate)
         ests[s] = _fit_length(e, n)
     win_n = int(win * sample_rate)
     hop_n = int(hop * sample_rate)
