@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -25,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from separate.audio.io import find_audio_files, output_subtype
+from separate.audio.io import check_output_dir, find_audio_files, output_subtype
 from separate.errors import InputError, SeparateError, UsageError
 from separate.progress import ProgressCallback, ProgressEvent
 from separate.separation import DEFAULT_FILENAME, DEFAULT_MODEL, Separator, track_name
@@ -156,20 +155,6 @@ def expand_inputs(inputs: Sequence[str | os.PathLike[str]]
     return unique, failures
 
 
-def check_writable(out: Path) -> None:
-    """Create ``out`` and check a file can be written there.
-
-    Raises:
-        UsageError: it cannot.
-    """
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=out, prefix=".write-test-"):
-            pass
-    except OSError as exc:
-        raise UsageError(f"{out}: output folder is not writable ({exc.strerror or exc})") from None
-
-
 def check_distinct_outputs(files: Sequence[Path], out: Path, filename: str = DEFAULT_FILENAME,
                            fmt: str = "wav") -> None:
     """Refuse, before any work, a batch in which two distinct inputs would write the same
@@ -256,7 +241,7 @@ def separate_many(
         raise UsageError("nothing to separate")
     out = Path(out_dir)
     check_distinct_outputs(files, out, filename, fmt)
-    check_writable(out)
+    check_output_dir(out)
     if isinstance(model, Separator):
         separator, model_name = model, getattr(getattr(model.model, "card", None), "name", "")
     else:

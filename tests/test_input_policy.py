@@ -104,3 +104,43 @@ def test_eval_fits_a_small_length_mismatch_with_a_warning():
     assert np.isfinite(scores.median("x", "SDR"))
     with pytest.raises(InputError, match="not the same track"):
         evaluate({"x": ref[:, :8000]}, {"x": ref}, 8000, name="t", fast=True)
+
+
+@pytest.mark.parametrize("args", [
+    ["adapt", "{song}", "-a", "{marks}", "--epochs", "1", "-o", "{file}"],
+    ["eval", "{song}", "-r", "{song}", "--out", "{file}"],
+    ["f0", "track", "{song}", "-o", "{folder}"],
+    ["f0", "split", "{song}", "-n", "2", "-o", "{file}"],
+])
+def test_a_bad_output_path_is_a_usage_error_before_any_work(tmp_path, capsys, args):
+    song = tmp_path / "song.wav"
+    write_tone(song, seconds=0.5)
+    (tmp_path / "marks.csv").write_text("vocals,0,0.25\n")
+    (tmp_path / "a_file").write_text("not a folder")
+    (tmp_path / "a_folder").mkdir()
+    fill = {"song": song, "marks": tmp_path / "marks.csv", "file": tmp_path / "a_file",
+            "folder": tmp_path / "a_folder"}
+    code, _, err = run([a.format(**fill) for a in args], capsys)
+    assert code == 2
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert len(lines) == 1 and ("a_file" in lines[0] or "a_folder" in lines[0]), err
+    assert "unexpected" not in err
+    assert (tmp_path / "a_file").read_text() == "not a folder"
+    assert list((tmp_path / "a_folder").iterdir()) == []
+
+
+def test_f0_split_names_an_unknown_model_before_estimating_f0(tmp_path, capsys):
+    song = tmp_path / "song.wav"
+    write_tone(song, seconds=0.5)
+    code, _, err = run(["f0", "split", str(song), "-n", "2", "-m", "nosuch", "-o",
+                        str(tmp_path / "out")], capsys)
+    assert code == 2 and "nosuch" in err
+    assert not (tmp_path / "out" / "f0.csv").exists()
+
+
+def test_adapt_missing_input_exits_1_like_split(tmp_path, capsys):
+    (tmp_path / "marks.csv").write_text("vocals,0,1\n")
+    for sub in (["adapt", str(tmp_path / "nope.wav"), "-a", str(tmp_path / "marks.csv")],
+                ["split", str(tmp_path / "nope.wav"), "-o", str(tmp_path / "o")]):
+        code, _, err = run(sub, capsys)
+        assert code == 1 and "nope.wav" in err, (sub, err)

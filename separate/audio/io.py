@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from separate.errors import InputError
+from separate.errors import InputError, UsageError
 
 #: File extensions searched for when an input is a folder.
 AUDIO_EXTENSIONS = (".wav", ".flac", ".mp3", ".ogg", ".opus", ".aiff", ".aif", ".m4a", ".mp4")
@@ -374,3 +374,45 @@ def find_audio_files(inputs: list[str]) -> list[Path]:
             seen.add(key)
             unique.append(f)
     return unique
+
+
+# ---------------------------------------------------------------- output paths, checked first
+
+
+def check_output_dir(out: str | os.PathLike[str]) -> Path:
+    """Create the output folder ``out`` and check a file can be written there, before any work
+    (issue 20: no training or analysis that then fails on its output path).
+
+    Returns:
+        ``out`` as a :class:`Path`.
+
+    Raises:
+        UsageError: ``out`` is a file, or cannot be created or written (one line naming it).
+    """
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"{out}: output folder is an existing file")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=out, prefix=".write-test-"):
+            pass
+    except OSError as exc:
+        raise UsageError(f"{out}: output folder is not writable ({exc.strerror or exc})") from None
+    return out
+
+
+def check_output_file(path: str | os.PathLike[str]) -> Path:
+    """Check, before any work, that the file ``path`` can be written: not a folder, its folder
+    created and writable.
+
+    Returns:
+        ``path`` as a :class:`Path`.
+
+    Raises:
+        UsageError: ``path`` is a folder, or its folder cannot be created or written.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise UsageError(f"{path}: is a folder; give a file name to write")
+    check_output_dir(path.parent if str(path.parent) else Path("."))
+    return path

@@ -12,7 +12,7 @@ import typer
 
 from separate.cli.app import app
 from separate.cli.state import err_console
-from separate.errors import UsageError
+from separate.errors import InputError, UsageError
 
 _HELP = (
     "Adapt a pretrained model to ONE song using your marks of when each instrument plays, "
@@ -106,7 +106,8 @@ def adapt_cmd(
                                  "to stereo."),
     seed: int = typer.Option(0, "--seed", help="Seed for the segment order."),
     output: Path = typer.Option(
-        None, "-o", "--output", help="Folder for the stems (default: adapted/<song name>/)."
+        None, "-o", "--out", "--output", help="Folder for the stems (default: "
+        "adapted/<song name>/)."
     ),
     save_model: Path = typer.Option(
         None,
@@ -118,6 +119,7 @@ def adapt_cmd(
 ) -> None:
     from separate.adapt.loop import AdaptConfig
     from separate.adapt.run import adapt
+    from separate.audio.io import check_output_dir
 
     config = AdaptConfig(
         layers=layers, epochs=epochs, lr=lr, lam=lam, segment=segment, hop=hop,
@@ -128,9 +130,11 @@ def adapt_cmd(
         config.check()
     except ValueError as exc:
         raise UsageError(str(exc)) from None
+    if not mix.exists():
+        raise InputError(mix, "no such file")
     if not mix.is_file():
-        raise UsageError(f"{mix}: no such file")
-    out_dir = output or Path("adapted") / mix.stem
+        raise InputError(mix, "is a folder, not an audio file (adapt takes one song)")
+    out_dir = check_output_dir(output or Path("adapted") / mix.stem)  # before any training
     console = err_console()
     from separate.audio.io import ClippingWarning
     from separate.cli.progress import ProgressBars

@@ -122,6 +122,10 @@ def eval_cmd(
                        skip_silent=skip_silent, silence_threshold=silence_threshold,
                        activations=str(activations) if activations else None)
     console = err_console()
+    if out is not None:
+        from separate.audio.io import check_output_dir
+
+        check_output_dir(out)  # before any scoring
     results = {}
     failures = 0
     total = sum(len(j) for j in plan.values())

@@ -50,7 +50,8 @@ def track(
         "pitch continuity (Sec. IV-B); voice 1 is the highest.",
     ),
     output: Path = typer.Option(
-        None, "-o", "--output", help="CSV to write (default: AUDIO with suffix .f0.csv)."
+        None, "-o", "--out", "--output", help="CSV to write (default: AUDIO with suffix "
+        ".f0.csv)."
     ),
     plot: Path = typer.Option(
         None,
@@ -91,6 +92,9 @@ def track(
         raise UsageError("--model and --threshold apply to --method salience only")
     if not 0 < fmin < fmax:
         raise UsageError("--fmin must be positive and below --fmax")
+    from separate.audio.io import check_output_file
+
+    out = check_output_file(output or audio.with_name(audio.stem + ".f0.csv"))  # before work
     net = None
     if method == "salience":
         from separate.f0.salience import load_salience_model
@@ -102,7 +106,6 @@ def track(
             mono, sr, voices=voices, method=method, fmin=fmin, fmax=fmax, model=net,
             threshold=threshold,
         )
-    out = output or audio.with_name(audio.stem + ".f0.csv")
     write_f0_csv(out, result)
     voiced = (result.f0 > 0).mean(axis=1)
     err_console().print(
@@ -213,7 +216,8 @@ def split(
         256, "--hidden", help="Width of an untrained model (-m untrained); 128 fits ~2x faster."
     ),
     output: Path = typer.Option(
-        None, "-o", "--output", help="Output folder (default: AUDIO's stem + '_voices')."
+        None, "-o", "--out", "--output", help="Output folder (default: AUDIO's stem + "
+        "'_voices')."
     ),
     seed: int = typer.Option(0, help="Seed of the noise and the untrained weights."),
 ) -> None:
@@ -234,9 +238,13 @@ def split(
         raise UsageError(f"unknown --method {method!r}; use model or nmf")
     if method == "nmf" and (model != DEFAULT_MODEL or fit_steps):
         raise UsageError("--model and --fit-steps apply to --method model only")
+    from separate.audio.io import check_output_dir
+
+    net = None
+    if method == "model":  # the model first: an unknown -m fails before any F0 analysis
+        net = load_source_filter(model, seed, hidden=hidden)
     mono, sr = read_mono(audio)
-    out_dir = output or audio.with_name(audio.stem + "_voices")
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = check_output_dir(output or audio.with_name(audio.stem + "_voices"))
     if f0 == "estimate":
         with err_console().status(f"tracking {voices} voices…"):
             track_result = track_f0(mono, sr, voices=voices)
@@ -248,9 +256,7 @@ def split(
             raise UsageError(
                 f"--f0 {f0} has {track_result.voices} F0 column(s) but --voices is {voices}"
             )
-    net = None
     if method == "model":
-        net = load_source_filter(model, seed, hidden=hidden)
         if model == UNTRAINED and fit_steps == 0:
             err_console().print(
                 "[yellow]warning:[/yellow] untrained source-filter model without --fit-steps: "
