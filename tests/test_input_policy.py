@@ -144,3 +144,20 @@ def test_adapt_missing_input_exits_1_like_split(tmp_path, capsys):
                 ["split", str(tmp_path / "nope.wav"), "-o", str(tmp_path / "o")]):
         code, _, err = run(sub, capsys)
         assert code == 1 and "nope.wav" in err, (sub, err)
+
+
+def test_exported_weights_get_the_umask_mode_not_0600(tmp_path):
+    # safetensors writes 0600; `adapt --save-model` and every exporter go through save_weights
+    import os
+
+    import torch
+
+    from separate.registry.weights import save_weights
+
+    old = os.umask(0o022)
+    try:
+        path = save_weights({"w": torch.zeros(3)}, tmp_path / "m.safetensors")
+    finally:
+        os.umask(old)
+    assert oct(path.stat().st_mode & 0o777) == oct(0o644)
+    assert not (tmp_path / "m.safetensors.part").exists()

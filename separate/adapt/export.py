@@ -51,10 +51,9 @@ def save_adapted_model(
         UsageError: the model has no card (it was not built by the registry), or its
             architecture has its own weights layout and no ``to_weight_files``.
     """
-    from safetensors.torch import save_file
-
     from separate.registry import sha256_file
     from separate.registry.card import write_card
+    from separate.registry.weights import save_weights
 
     base = getattr(model, "card", None)
     if base is None:
@@ -72,9 +71,7 @@ def save_adapted_model(
         weights: dict[str, Any] = {"files": {n: sha256_file(p) for n, p in files.items()}}
     else:
         state = {k: v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()}
-        tmp = weights_path.with_name(weights_path.name + ".part")
-        save_file(state, str(tmp), metadata={"base_model": base.name, "adapted": "true"})
-        os.replace(tmp, weights_path)
+        save_weights(state, weights_path, metadata={"base_model": base.name, "adapted": "true"})
         weights = {"embedded": weights_path.name, "sha256": sha256_file(weights_path)}
     data: dict[str, Any] = {
         "name": card_path.stem,

@@ -216,16 +216,15 @@ def train(features: Path, out: Path, steps: int = 3000, batch: int = 16, patch: 
 
 def export(run: Path, dest: Path, card_extra: dict | None = None) -> Path:
     """Write ``dest.safetensors`` (weights of ``run/best.pt``) and the card ``dest.toml``."""
-    from safetensors.torch import save_file
-
     from separate.registry.card import write_card
     from separate.registry.checksum import sha256_file
+    from separate.registry.weights import save_weights
     from separate.training.checkpoint import load_checkpoint
 
     ck = load_checkpoint(Path(run) / "best.pt")
     dest = Path(dest)
     weights = dest.with_suffix(".safetensors")
-    save_file({k: v.contiguous() for k, v in ck["model"].items()}, str(weights))
+    save_weights(ck["model"], weights)
     card = {
         "name": dest.name,
         "description": "pitch-salience U-Net (Jansson 2019 Ch. 5 after Bittner et al. 2017): "

@@ -218,7 +218,7 @@ def train(
     Returns:
         a summary dict (steps, first/last mean loss, CPU and wall seconds, files).
     """
-    from safetensors.torch import save_file
+    from separate.registry.weights import save_weights
 
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
@@ -293,9 +293,7 @@ def train(
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     weights = out.with_suffix(".safetensors")
-    tmp = weights.with_name(weights.name + ".part")
-    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(tmp))
-    tmp.replace(weights)
+    save_weights(model.state_dict(), weights)
     sha = hashlib.sha256(weights.read_bytes()).hexdigest()
     k = max(1, min(50, len(losses) // 5))
     summary = {

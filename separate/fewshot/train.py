@@ -344,18 +344,15 @@ def export(model, cfg: TrainConfig, best_valid: float, steps: int, seconds: floa
     best validation loss and its step, the held-out classes and (``data``) hours, voices and
     classes per split.
     """
-    from safetensors.torch import save_file
-
     from separate.registry import sha256_file
     from separate.registry.card import write_card
+    from separate.registry.weights import save_weights
 
     out = Path(cfg.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().to(torch.float16) if v.is_floating_point() else v.detach()
              for k, v in model.state_dict().items()}
-    tmp = out.with_suffix(".tmp")
-    save_file({k: v.contiguous() for k, v in state.items()}, str(tmp))
-    tmp.replace(out)
+    save_weights(state, out)
     arch = "fewshot" if cfg.kind == "fewshot" else "fewshot-class"
     desc = {
         "fewshot": "Few-shot conditioned U-Net (Wang et al. 2022)"

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from separate.nets.demucs_wrap import DemucsBag, save_demucs_safetensors
 from separate.registry.checksum import sha256_file
+from separate.registry.weights import public_mode
 
 
 def save_bag_weight_files(bag: DemucsBag, folder: str | Path) -> dict[str, Path]:
@@ -24,6 +25,7 @@ def save_bag_weight_files(bag: DemucsBag, folder: str | Path) -> dict[str, Path]
     out: dict[str, Path] = {}
     for sig, m in zip(bag.signatures, bag.models, strict=True):
         tmp = save_demucs_safetensors(m, folder / f".{sig}.tmp.safetensors")
+        public_mode(tmp)
         final = folder / f"{sig}-{sha256_file(tmp)[:8]}.safetensors"
         tmp.replace(final)
         out[final.name] = final

@@ -7,10 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors.torch import save_file
 
 from separate.registry.card import write_card
 from separate.registry.checksum import sha256_file
+from separate.registry.weights import save_weights
 
 
 def export_model(model: torch.nn.Module, name: str, out_dir: str | Path, *, arch: str,
@@ -27,7 +27,7 @@ def export_model(model: torch.nn.Module, name: str, out_dir: str | Path, *, arch
     out.mkdir(parents=True, exist_ok=True)
     weights = out / f"{name}.safetensors"
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    save_file(state, str(weights), metadata={"name": name, "arch": arch})
+    save_weights(state, weights, metadata={"name": name, "arch": arch})
     card: dict[str, Any] = {
         "name": name,
         "description": description,
