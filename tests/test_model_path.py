@@ -25,7 +25,7 @@ def test_every_architecture_honours_the_contract_of_its_subcommand():
              "fewshot": {"channels": [4, 8, 8, 8, 8, 8], "filters": 8, "n_mels": 32},
              "fewshot-class": {"channels": [4, 8, 8, 8, 8, 8], "classes": ["sax", "flute"]},
              "unet": {"channels": [4, 8, 8, 8, 8, 8], "bins": 64}}
-    for name, spec in nets._SPECS.items():
+    for name, spec in nets.SPECS.items():
         if name == "demucs":  # built from its weight files only (test_demucs_provider)
             continue
         assert spec.subcommand in nets.SUBCOMMANDS

@@ -167,7 +167,7 @@ def adapt_model(
         name = card.name if card is not None else type(model).__name__
         raise UsageError(f"model {name!r} has no parameters, so it cannot be adapted "
                          "(choose a trained model, e.g. -m default)")
-    device = first.device if first is not None else torch.device("cpu")
+    device = first.device
     torch.manual_seed(config.seed)
     generator = torch.Generator().manual_seed(config.seed)
 

@@ -414,5 +414,5 @@ def check_output_file(path: str | os.PathLike[str]) -> Path:
     path = Path(path)
     if path.is_dir():
         raise UsageError(f"{path}: is a folder; give a file name to write")
-    check_output_dir(path.parent if str(path.parent) else Path("."))
+    check_output_dir(path.parent)
     return path

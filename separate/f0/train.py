@@ -19,7 +19,6 @@ safetensors file and a model card beside it (``arch = "source_filter"``).
 
 from __future__ import annotations
 
-import hashlib
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -218,6 +217,7 @@ def train(
     Returns:
         a summary dict (steps, first/last mean loss, CPU and wall seconds, files).
     """
+    from separate.registry.checksum import sha256_file
     from separate.registry.weights import save_weights
 
     torch.manual_seed(seed)
@@ -294,7 +294,7 @@ def train(
     out.parent.mkdir(parents=True, exist_ok=True)
     weights = out.with_suffix(".safetensors")
     save_weights(model.state_dict(), weights)
-    sha = hashlib.sha256(weights.read_bytes()).hexdigest()
+    sha = sha256_file(weights)
     k = max(1, min(50, len(losses) // 5))
     summary = {
         "steps": step,

@@ -18,9 +18,6 @@ import torch
 from separate.nets.arch import ARCHITECTURES, SEPARATION_FIELDS, SPECS, ArchSpec, register
 from separate.nets.contract import SUBCOMMANDS, SeparationModel, check_contract
 
-# the registrations, by ``arch`` (filled as the architecture modules are imported)
-_SPECS = SPECS
-
 
 def spec(arch: str) -> ArchSpec:
     """The registration of ``arch``.
