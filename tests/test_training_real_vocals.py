@@ -14,7 +14,7 @@ import soundfile as sf
 
 from separate.errors import UsageError
 from separate.training.data import StemsDataset, find_tracks
-from separate.training.real_vocals import RealVocals, active_rms_db, find_voice_files
+from separate.training.real_solos import RealSolos, active_rms_db, find_voice_files
 from tests.conftest import ROCK, require_shared
 from tests.conftest import run_cli as run
 
@@ -74,20 +74,20 @@ def test_pool_takes_files_and_folders_and_refuses_multitracks(tmp_path):
         find_voice_files([tmp_path / "empty"])
     write_voice(tmp_path / "quiet" / "zero.wav", 0.5, SR, amp=0.0)
     with pytest.raises(UsageError, match="silent"):
-        RealVocals([tmp_path / "quiet"])
+        RealSolos([tmp_path / "quiet"])
 
 
 def test_the_real_evaluation_clip_is_refused():
     rock = require_shared(ROCK)
     with pytest.raises(UsageError, match="multitrack"):
-        RealVocals([rock])
+        RealSolos([rock])
     with pytest.raises(UsageError, match="multitrack"):
-        RealVocals([rock.parent])
+        RealSolos([rock.parent])
 
 
 def test_chunks_are_resampled_levelled_panned_and_keep_silences(tmp_path):
     write_voice(tmp_path / "v16k.wav", 2.0, 16000, freq=300.0, amp=0.05)
-    pool = RealVocals([tmp_path / "v16k.wav"], sample_rate=44100, level_db=-20.0, pan=0.3,
+    pool = RealSolos([tmp_path / "v16k.wav"], sample_rate=44100, level_db=-20.0, pan=0.3,
                       gain_db=3.0)
     assert pool.seconds == pytest.approx(2.0)
     rng = random.Random(0)
@@ -101,7 +101,7 @@ def test_chunks_are_resampled_levelled_panned_and_keep_silences(tmp_path):
         assert abs(ratio_db) < 20 * np.log10(np.tan((1 + 0.3) * np.pi / 4)) + 0.01
     # silences of the recording come through (and chunks longer than the file are padded)
     write_voice(tmp_path / "gap" / "half.wav", 1.0, SR, silent_from=0.5)
-    pool = RealVocals([tmp_path / "gap"], sample_rate=SR)
+    pool = RealSolos([tmp_path / "gap"], sample_rate=SR)
     x = pool.chunk(random.Random(1), 2 * SR)
     assert np.abs(x[:, int(0.55 * SR):]).max() == 0 and np.abs(x[:, : int(0.45 * SR)]).max() > 0
 
@@ -109,7 +109,7 @@ def test_chunks_are_resampled_levelled_panned_and_keep_silences(tmp_path):
 def test_dataset_swaps_only_the_vocal_stem_and_mixture_is_the_sum(tmp_path):
     tracks = find_tracks(make_corpus(tmp_path / "data"), SOURCES, "train")
     write_voice(tmp_path / "voices" / "v.wav", 3.0, 16000, freq=300.0)
-    pool = RealVocals([tmp_path / "voices"], sample_rate=SR)
+    pool = RealSolos([tmp_path / "voices"], sample_rate=SR)
     kw = dict(segment=SR // 2, channels=2, examples=40, augment=True, seed=3)
     plain = StemsDataset(tracks, SOURCES, **kw)
     half = StemsDataset(tracks, SOURCES, real_vocals=pool, real_vocals_prob=0.5, **kw)
@@ -208,3 +208,60 @@ def test_real_singer_validation_is_held_out_and_can_select_the_best_epoch(tmp_pa
         train(TrainConfig(out=str(tmp_path / "r3"), select="valid_real", **base))
     with pytest.raises(UsageError, match="one of valid, valid_real, both"):
         train(TrainConfig(out=str(tmp_path / "r4"), select="best", **base))
+
+
+def test_real_instruments_are_added_to_the_other_stem_only(tmp_path):
+    """Issue 14, lever 3: a real instrument chunk is added on top of the synthetic `other`
+    stem; the other stems, and the synthetic `other` itself, are the excerpts of a run
+    without it, and the mixture is still the sum."""
+    tracks = find_tracks(make_corpus(tmp_path / "data"), SOURCES, "train")
+    write_voice(tmp_path / "instruments" / "cello.wav", 3.0, 44100, freq=900.0)
+    pool = RealSolos([tmp_path / "instruments"], sample_rate=SR, option="--real-other")
+    kw = dict(segment=SR // 2, channels=2, examples=30, augment=True, seed=5)
+    plain = StemsDataset(tracks, SOURCES, **kw)
+    added = StemsDataset(tracks, SOURCES, real_other=pool, real_other_prob=0.5, **kw)
+    changed = 0
+    for i in range(len(plain)):
+        _, src_p = plain[i]
+        mix_a, src_a = added[i]
+        np.testing.assert_allclose(mix_a.numpy(), src_a.sum(0).numpy(), atol=1e-6)
+        assert np.array_equal(src_a[:3].numpy(), src_p[:3].numpy())
+        extra = (src_a[3] - src_p[3]).numpy()
+        if np.abs(extra).max() > 0:
+            changed += 1
+            assert peak_hz(extra[0], SR) == pytest.approx(900.0, abs=20)
+    assert 5 <= changed <= 25  # ~Binomial(30, 0.5)
+    with pytest.raises(UsageError, match="--real-other needs a `other` source"):
+        StemsDataset(tracks, ["vocals", "drums"], SR // 2, real_other=pool, real_other_prob=0.5)
+    with pytest.raises(UsageError, match="--real-other path not found"):
+        RealSolos([tmp_path / "nope"], option="--real-other")
+
+
+def test_held_out_instruments_validate_and_the_cli_takes_real_other(tmp_path, capsys,
+                                                                     one_torch_thread):
+    from separate.training import TrainConfig, train
+
+    data = make_corpus(tmp_path / "data")
+    write_voice(tmp_path / "train_inst" / "a.wav", 2.0, 16000, freq=700.0)
+    write_voice(tmp_path / "held_inst" / "b.wav", 2.0, 16000, freq=900.0)
+    base = dict(data=[str(data)], args={"n_fft": 256, "hop": 64, "bins": 64,
+                                        "channels": [4, 4, 8, 8, 8, 8]},
+                sample_rate=SR, epochs=1, examples=4, valid_examples=2, batch_size=2,
+                segment=0.5, workers=0, threads=1, real_other=[str(tmp_path / "train_inst")])
+    result = train(TrainConfig(out=str(tmp_path / "run"), select="valid_real",
+                               valid_real_other=[str(tmp_path / "held_inst")], **base))
+    h = result["history"][0]
+    assert h["valid_real"]["other"] != h["valid"]["other"]
+    with pytest.raises(UsageError, match="in both real_other and valid_real_other"):
+        train(TrainConfig(out=str(tmp_path / "r2"), valid_real_other=base["real_other"],
+                          **base))
+    cfg = tmp_path / "train.toml"
+    cfg.write_text('args = { n_fft = 256, hop = 64, bins = 64, channels = [4, 4, 8, 8, 8, 8] }\n'
+                   "sample_rate = 8000\nexamples = 2\nvalid_examples = 2\nbatch_size = 2\n"
+                   "segment = 0.5\nworkers = 0\nthreads = 1\nmax_steps = 1\n")
+    code, _, err = run(["train", "--data", str(data), "--out", str(tmp_path / "cli"),
+                        "--config", str(cfg), "--epochs", "1",
+                        "--real-other", str(tmp_path / "train_inst")], capsys)
+    assert code == 0, err
+    saved = json.loads((tmp_path / "cli" / "config.json").read_text())
+    assert saved["real_other"] == [str(tmp_path / "train_inst")]

@@ -42,6 +42,11 @@ def train(
         help="Probability per training excerpt of a real vocal stem when --real-vocals (or "
         "real_vocals in --config) is given; default 0.5. Validation keeps the synthetic "
         "vocals."),
+    real_other: list[Path] | None = typer.Option(
+        None, "--real-other", help="Real isolated instrument recording, or folder of them "
+        "(WAV/FLAC); repeat for several. A random chunk is added to the `other` stem of a "
+        "training excerpt with probability real_other_prob (default 0.5; --config). Hold "
+        "some out for validation with valid_real_other in --config."),
     augment: str | None = typer.Option(
         None, "--augment", help="none (default) or record: training excerpts get random "
         "per-stem effects (compressor, EQ, saturation, chorus, delay, reverb...) and a mix bus "
@@ -62,7 +67,8 @@ def train(
     """Train a separation model on stems folders, with checkpoints and validation.
 
     Every epoch draws random excerpts (sources remixed across tracks, random gains, channel
-    swaps; with --real-vocals, real singing as the vocal stem), validates on the valid split,
+    swaps; with --real-vocals, real singing as the vocal stem; with --real-other, real
+    instruments added to `other`), validates on the valid split,
     checkpoints, and redraws RUN_DIR/loss.png. Distributed:
     [bold]torchrun --nproc_per_node N -m separate train ...[/bold] (gloo on CPU, NCCL on GPU).
     """
@@ -84,6 +90,8 @@ def train(
             opts[key] = val
     if real_vocals:
         opts["real_vocals"] = [str(p) for p in real_vocals]
+    if real_other:
+        opts["real_other"] = [str(p) for p in real_other]
     try:
         cfg = TrainConfig.from_dict(opts)
     except (TypeError, ValueError) as exc:

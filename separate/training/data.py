@@ -34,9 +34,10 @@ musdb's ``accompaniment`` target), as Open-Unmix and Spleeter define it.
 Augmentation (Uhlich et al. 2017, as Open-Unmix does): every source of a training example may
 come from a different track (remixing across tracks), at a random offset, with a random gain
 (±``gain_db``) and a random swap of the stereo channels. With a pool of real solo-voice
-recordings (:class:`separate.training.real_vocals.RealVocals`), the vocal stem of a training
-excerpt is, with probability ``real_vocals_prob``, a chunk of real singing instead, and the
-mixture is the sum of the stems as always. With a
+recordings (:class:`separate.training.real_solos.RealSolos`), the vocal stem of a training
+excerpt is, with probability ``real_vocals_prob``, a chunk of real singing instead; with a pool of
+real instrument recordings, a chunk of one is *added* to the ``other`` stem with probability
+``real_other_prob`` (issue 14, lever 3). The mixture is the sum of the stems as always. With a
 :class:`separate.training.augment.RecordAugment` (``augment = "record"`` in training), the
 stems of a training excerpt then go through random per-stem effects, an optional tempo and
 pitch change, and a mix bus applied as one gain curve shared by all stems, so the mixture is
@@ -62,7 +63,7 @@ import torch
 
 from separate.errors import InputError, UsageError
 from separate.training.augment import RecordAugment
-from separate.training.real_vocals import RealVocals
+from separate.training.real_solos import RealSolos
 
 STEM_EXTENSIONS = (".wav", ".flac")
 COMPOSITE = "accompaniment"  # a source that may be the sum of the track's remaining stems
@@ -307,21 +308,29 @@ class StemsDataset(torch.utils.data.Dataset):
         real_vocals_prob: probability that an excerpt's vocal stem comes from ``real_vocals``.
             Its draws use their own random stream, so the other stems (and the synthetic
             vocals that are kept) are the same excerpts as in a run without real vocals.
+        real_other: pool of real instrument recordings added to the ``other`` source (same
+            training/validation use as ``real_vocals``).
+        real_other_prob: probability that an excerpt's ``other`` stem gets a ``real_other``
+            chunk on top (its own random stream, as for ``real_vocals``).
         record: the "record" augmentation (effects, tempo, mix bus), for training examples
             only (ignored with ``augment`` off). Its draws use their own random stream, so the
             excerpts, gains and swaps are those of a run without it.
 
     Raises:
-        UsageError: ``real_vocals`` given but ``vocals`` is not one of the sources.
+        UsageError: ``real_vocals`` given but ``vocals`` is not one of the sources;
+            ``real_other`` given but ``other`` is not.
     """
 
     def __init__(self, tracks: list[Track], sources: list[str], segment: int, channels: int = 2,
                  examples: int = 1000, augment: bool = True, gain_db: float = 6.0,
-                 seed: int = 0, real_vocals: RealVocals | None = None,
-                 real_vocals_prob: float = 0.0, record: RecordAugment | None = None):
-        if real_vocals is not None and real_vocals_prob > 0 and "vocals" not in sources:
-            raise UsageError("--real-vocals needs a `vocals` source; sources are "
-                             + ", ".join(sources))
+                 seed: int = 0, real_vocals: RealSolos | None = None,
+                 real_vocals_prob: float = 0.0, record: RecordAugment | None = None,
+                 real_other: RealSolos | None = None, real_other_prob: float = 0.0):
+        for pool, prob, source in ((real_vocals, real_vocals_prob, "vocals"),
+                                   (real_other, real_other_prob, "other")):
+            if pool is not None and prob > 0 and source not in sources:
+                raise UsageError(f"--real-{source} needs a `{source}` source; sources are "
+                                 + ", ".join(sources))
         self.tracks = tracks
         self.sources = sources
         self.segment = segment
@@ -332,6 +341,8 @@ class StemsDataset(torch.utils.data.Dataset):
         self.seed = seed
         self.real_vocals = real_vocals
         self.real_vocals_prob = real_vocals_prob if real_vocals is not None else 0.0
+        self.real_other = real_other
+        self.real_other_prob = real_other_prob if real_other is not None else 0.0
         self.record = record
         self.epoch = 0
 
@@ -340,6 +351,15 @@ class StemsDataset(torch.utils.data.Dataset):
 
     def __len__(self) -> int:
         return self.examples
+
+    def _real_chunk(self, pool: RealSolos | None, prob: float, index: int, stream: int,
+                    frames: int) -> np.ndarray | None:
+        """A chunk of ``pool`` with probability ``prob``, from the random stream ``stream`` of
+        this example (training: new draws every epoch; validation: the same every epoch)."""
+        if pool is None or prob <= 0:
+            return None
+        rng = random.Random(hash((self.seed, self.epoch if self.augment else 0, index, stream)))
+        return pool.chunk(rng, frames, self.channels) if rng.random() < prob else None
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
         rng = random.Random(hash((self.seed, self.epoch if self.augment else 0, index)))
@@ -350,12 +370,8 @@ class StemsDataset(torch.utils.data.Dataset):
         arng = random.Random(hash((self.seed, self.epoch, index, 2))) if record else None
         stretch = record.tempo(arng) if record else (1.0, 0.0)
         frames = math.ceil(self.segment * stretch[0])  # a tempo factor > 1 needs more input
-        real = None
-        if self.real_vocals is not None and self.real_vocals_prob > 0:
-            # training: new draws every epoch; validation: the same excerpts every epoch
-            vrng = random.Random(hash((self.seed, self.epoch if self.augment else 0, index, 1)))
-            if vrng.random() < self.real_vocals_prob:
-                real = self.real_vocals.chunk(vrng, frames, self.channels)
+        real = self._real_chunk(self.real_vocals, self.real_vocals_prob, index, 1, frames)
+        real_other = self._real_chunk(self.real_other, self.real_other_prob, index, 3, frames)
         for s in self.sources:
             track = rng.choice(self.tracks) if self.augment else fixed
             start = (rng.randint(0, max(0, track.frames - self.segment)) if self.augment
@@ -365,6 +381,8 @@ class StemsDataset(torch.utils.data.Dataset):
             else:
                 x = sum(read_excerpt(f, start, frames, self.channels)
                         for f in track.files[s])
+                if real_other is not None and s == "other":
+                    x = x + real_other
             if self.augment:
                 x = x * np.float32(10 ** (rng.uniform(-self.gain_db, self.gain_db) / 20))
                 if self.channels == 2 and rng.random() < 0.5:

@@ -25,7 +25,7 @@ from separate.training.augment import RecordAugment
 from separate.training.checkpoint import load_checkpoint, save_checkpoint
 from separate.training.data import StemsDataset, find_tracks
 from separate.training.losses import magnitude_l1, sdr_db, sdr_loss
-from separate.training.real_vocals import RealVocals
+from separate.training.real_solos import RealSolos
 
 
 @dataclass
@@ -49,7 +49,7 @@ class TrainConfig:
         max_steps: stop after this many optimiser steps in total (0 = no limit; tests).
         threads: torch intra-op threads (0 = torch's default).
         real_vocals: files/folders of real solo singing mixed into training excerpts as the
-            vocal stem (:mod:`separate.training.real_vocals`; never evaluation material).
+            vocal stem (:mod:`separate.training.real_solos`; never evaluation material).
         real_vocals_prob: probability per training excerpt of using ``real_vocals`` (no effect
             without them).
         valid_real_vocals: real solo singing kept for validation only (other singers than in
@@ -57,6 +57,17 @@ class TrainConfig:
             validated a second time with a chunk of it as the vocal stem, reported as
             ``valid_real`` per epoch, so that runs with and without ``real_vocals`` can be
             compared on real voices.
+        real_vocals_level_db: active-frame RMS (dBFS) the real singing is levelled to. -33 was
+            the synthetic vocals' median of the corpus this was written for; today's
+            ``separate synth --kind band`` render has a median of -24 dBFS (and the real 80s Rock
+            clip's vocals sit 3.9 dB below its mixture, the synthetic ones 2.4 dB).
+        real_other: files/folders of real isolated instrument recordings, a chunk of which is
+            added to the ``other`` stem of a training excerpt (issue 14, lever 3).
+        real_other_prob: probability per training excerpt of a ``real_other`` chunk.
+        real_other_level_db: active-frame RMS (dBFS) the instrument recordings are levelled to
+            (-30: about 4 dB below today's synthetic ``other`` stems, -26 dBFS median).
+        valid_real_other: instrument recordings held out for validation: with them, every
+            ``valid_real`` excerpt also has a chunk of one added to its ``other`` stem.
         select: what "best" means (best.pt, the learning-rate schedule, early stopping): the
             mean validation SDR on the valid split (``"valid"``), on its real-singer version
             (``"valid_real"``), or the average of the two (``"both"``).
@@ -99,6 +110,11 @@ class TrainConfig:
     real_vocals: list[str] = field(default_factory=list)
     real_vocals_prob: float = 0.5
     valid_real_vocals: list[str] = field(default_factory=list)
+    real_vocals_level_db: float = -33.0
+    real_other: list[str] = field(default_factory=list)
+    real_other_prob: float = 0.5
+    real_other_level_db: float = -30.0
+    valid_real_other: list[str] = field(default_factory=list)
     select: str = "valid"
     init: str = ""
     augment: str = "none"
@@ -184,28 +200,39 @@ def init_from(model: torch.nn.Module, source: str) -> tuple[list[str], list[str]
 SELECT = ("valid", "valid_real", "both")
 
 
-def _valid_voices(cfg: TrainConfig) -> RealVocals | None:
-    """The real-singer validation pool, checked against the training pool and ``select``.
+def _valid_pools(cfg: TrainConfig) -> tuple[RealSolos | None, RealSolos | None]:
+    """The real validation pools (singers, instruments), checked against the training pools
+    and ``select``.
 
     Raises:
-        UsageError: unknown ``select``; ``valid_real``/``both`` without ``valid_real_vocals``;
-            a file in both ``real_vocals`` and ``valid_real_vocals``.
+        UsageError: unknown ``select``; ``valid_real``/``both`` without ``valid_real_vocals``
+            or ``valid_real_other``; a file in both a training and a validation pool.
     """
     from separate.errors import UsageError
-    from separate.training.real_vocals import find_voice_files
+    from separate.training.real_solos import find_voice_files
 
     if cfg.select not in SELECT:
         raise UsageError(f"select = {cfg.select!r}: one of {', '.join(SELECT)}")
-    if not cfg.valid_real_vocals:
+    if not (cfg.valid_real_vocals or cfg.valid_real_other):
         if cfg.select != "valid":
-            raise UsageError(f"select = {cfg.select!r} needs valid_real_vocals")
-        return None
-    held_out = {f.resolve() for f in find_voice_files(cfg.valid_real_vocals)}
-    both = held_out & {f.resolve() for f in find_voice_files(cfg.real_vocals)}
-    if both:
-        raise UsageError(f"{sorted(both)[0]}: in both real_vocals and valid_real_vocals "
-                         "(validation singers must be held out of training)")
-    return RealVocals(cfg.valid_real_vocals, cfg.sample_rate)
+            raise UsageError(f"select = {cfg.select!r} needs valid_real_vocals "
+                             "or valid_real_other")
+        return None, None
+    pools: list[RealSolos | None] = []
+    for name, level in (("vocals", cfg.real_vocals_level_db),
+                        ("other", cfg.real_other_level_db)):
+        train, valid = getattr(cfg, f"real_{name}"), getattr(cfg, f"valid_real_{name}")
+        if not valid:
+            pools.append(None)
+            continue
+        option = f"--real-{name}"
+        held_out = {f.resolve() for f in find_voice_files(valid, option)}
+        both = held_out & {f.resolve() for f in find_voice_files(train, option)}
+        if both:
+            raise UsageError(f"{sorted(both)[0]}: in both real_{name} and valid_real_{name} "
+                             "(validation recordings must be held out of training)")
+        pools.append(RealSolos(valid, cfg.sample_rate, level_db=level, option=option))
+    return pools[0], pools[1]
 
 
 def _record(cfg: TrainConfig) -> RecordAugment | None:
@@ -353,12 +380,16 @@ def train(cfg: TrainConfig, resume: bool = False,
     valid_tracks = [t for d in cfg.data for t in find_tracks(d, cfg.sources, "valid")]
     if on_progress and rank == 0:
         on_progress("data", {"train": len(train_tracks), "valid": len(valid_tracks)})
-    voices = (RealVocals(cfg.real_vocals, cfg.sample_rate)
+    voices = (RealSolos(cfg.real_vocals, cfg.sample_rate, level_db=cfg.real_vocals_level_db)
               if cfg.real_vocals and cfg.real_vocals_prob > 0 else None)
-    valid_voices = _valid_voices(cfg)
+    instruments = (RealSolos(cfg.real_other, cfg.sample_rate, level_db=cfg.real_other_level_db,
+                             option="--real-other")
+                   if cfg.real_other and cfg.real_other_prob > 0 else None)
+    valid_voices, valid_instruments = _valid_pools(cfg)
     train_set = StemsDataset(train_tracks, cfg.sources, segment, cfg.audio_channels,
                              cfg.examples, augment=True, seed=cfg.seed, real_vocals=voices,
-                             real_vocals_prob=cfg.real_vocals_prob, record=_record(cfg))
+                             real_vocals_prob=cfg.real_vocals_prob, record=_record(cfg),
+                             real_other=instruments, real_other_prob=cfg.real_other_prob)
     valid_set = StemsDataset(valid_tracks, cfg.sources, segment, cfg.audio_channels,
                              cfg.valid_examples, augment=False, seed=cfg.seed + 1)
     from torch.utils.data.distributed import DistributedSampler
@@ -373,10 +404,11 @@ def train(cfg: TrainConfig, resume: bool = False,
     valid_loader = torch.utils.data.DataLoader(valid_set, batch_size=cfg.batch_size,
                                                num_workers=cfg.workers)
     valid_real_loader = None
-    if valid_voices is not None:
+    if valid_voices is not None or valid_instruments is not None:
         valid_real_set = StemsDataset(valid_tracks, cfg.sources, segment, cfg.audio_channels,
                                       cfg.valid_examples, augment=False, seed=cfg.seed + 1,
-                                      real_vocals=valid_voices, real_vocals_prob=1.0)
+                                      real_vocals=valid_voices, real_vocals_prob=1.0,
+                                      real_other=valid_instruments, real_other_prob=1.0)
         valid_real_loader = torch.utils.data.DataLoader(valid_real_set,
                                                         batch_size=cfg.batch_size,
                                                         num_workers=cfg.workers)

@@ -1,4 +1,4 @@
-"""Real solo singing as the vocal stem of synthetic training excerpts.
+"""Real solo recordings (singing, instruments) as stems of synthetic training excerpts.
 
 Real singing is the scarcest material here (issue 9): the synthetic corpus's vocals come from a
 source-filter singer. With ``TrainConfig.real_vocals`` (``separate train --real-vocals PATH``),
@@ -6,6 +6,12 @@ a training excerpt's vocal stem is, with probability ``real_vocals_prob``, a ran
 real isolated solo-voice recording instead (silences included, as the recording has them); the
 mixture is then the sum of the stems (:class:`separate.training.data.StemsDataset`). This is the
 remixing-across-tracks augmentation of Uhlich et al. (2017) with a new pool for one source.
+
+Real instruments (issue 14, lever 3) use the same pool class: with ``TrainConfig.real_other``
+(``--real-other PATH``), a chunk of a real isolated instrument recording (Bach10's originals,
+PHENICX-Anechoic, Filosax, Medley-solos-DB) is *added* to the synthetic ``other`` stem with
+probability ``real_other_prob``, so the excerpt keeps its synthetic guitars and keys and gains a
+recorded timbre on top.
 
 Each chunk is read at the file's rate, resampled to the model's rate
 (:func:`separate.audio.resample.resample`), levelled (every file is scaled once so its
@@ -76,8 +82,10 @@ def _in_multitrack(f: Path) -> bool:
     return f.stem == "mixture" or "mixture" in siblings or MUSDB_STEMS <= siblings
 
 
-def find_voice_files(paths: list[str | Path]) -> list[Path]:
+def find_voice_files(paths: list[str | Path], option: str = "--real-vocals") -> list[Path]:
     """Audio files (WAV/FLAC) named by ``paths``: files as given, folders searched recursively.
+
+    ``option`` names the option the paths came from, for the error messages.
 
     Raises:
         UsageError: a path does not exist, names no audio, or is part of a multitrack (a
@@ -91,27 +99,28 @@ def find_voice_files(paths: list[str | Path]) -> list[Path]:
             files = sorted(f for f in p.rglob("*") if f.suffix.lower() in AUDIO_EXTENSIONS
                            and f.is_file())
         else:
-            raise UsageError(f"{p}: --real-vocals path not found")
+            raise UsageError(f"{p}: {option} path not found")
         if not files:
-            raise UsageError(f"{p}: no WAV/FLAC solo-voice recordings in this folder")
+            raise UsageError(f"{p}: no WAV/FLAC solo recordings in this folder")
         for f in files:
             if _in_multitrack(f):
                 raise UsageError(
                     f"{f}: part of a multitrack (a mixture or other MUSDB stems beside it); "
-                    "--real-vocals takes isolated solo-voice recordings only, never evaluation "
+                    f"{option} takes isolated solo recordings only, never evaluation "
                     "or training tracks")
         found.extend(files)
     return sorted(set(found))
 
 
-class RealVocals:
-    """A pool of solo-voice recordings that yields random stereo chunks at ``sample_rate``.
+class RealSolos:
+    """A pool of solo recordings (voices or instruments) that yields random stereo chunks.
 
     Args:
         paths: files or folders (see :func:`find_voice_files`).
         sample_rate: output rate (Hz).
         level_db: active-frame RMS (dBFS) every file is scaled to; -33 dBFS is the median level
-            of the synthetic corpus's vocal stems (``separate synth --kind band``).
+            of the synthetic corpus's vocal stems (``separate synth --kind band``); the
+            ``other`` pool uses :data:`OTHER_LEVEL_DB`.
         pan: largest pan position (0 = centre, 1 = hard left/right) of the random pan.
         gain_db: range (±dB) of a random gain on top of the levelling.
 
@@ -120,12 +129,13 @@ class RealVocals:
     """
 
     def __init__(self, paths: list[str | Path], sample_rate: int = 44100,
-                 level_db: float = -33.0, pan: float = 0.3, gain_db: float = 3.0):
+                 level_db: float = -33.0, pan: float = 0.3, gain_db: float = 3.0,
+                 option: str = "--real-vocals"):
         self.sample_rate = sample_rate
         self.pan = pan
         self.gain_db = gain_db
         self.files: list[VoiceFile] = []
-        for f in find_voice_files(paths):
+        for f in find_voice_files(paths, option):
             x, sr = sf.read(str(f), dtype="float32", always_2d=True)
             level = active_rms_db(to_mono(x.T), sr)
             if not math.isfinite(level):
