@@ -22,12 +22,22 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from separate.audio.io import check_output_dir, find_audio_files, output_subtype
+from separate.audio.io import (
+    DEFAULT_FILENAME,
+    AudioInfo,
+    audio_info,
+    check_output_dir,
+    find_audio_files,
+    output_subtype,
+    track_name,
+)
 from separate.errors import InputError, SeparateError, UsageError
 from separate.progress import ProgressCallback, ProgressEvent
-from separate.separation import DEFAULT_FILENAME, DEFAULT_MODEL, Separator, track_name
+
+if TYPE_CHECKING:  # torch is imported only when a batch runs: argument errors come fast
+    from separate.separation import Separator
 
 
 @dataclass
@@ -180,9 +190,9 @@ def check_distinct_outputs(files: Sequence[Path], out: Path, filename: str = DEF
 def separate_many(
     inputs: Sequence[str | os.PathLike[str]],
     out_dir: str | os.PathLike[str] = "separated",
-    model: str | os.PathLike[str] | Separator = DEFAULT_MODEL,
+    model: str | os.PathLike[str] | Separator | None = None,
     *,
-    stems: str | None = "4",
+    stems: str | None = None,
     residual: bool = True,
     fmt: str = "wav",
     bit_depth: str | None = None,
@@ -203,8 +213,9 @@ def separate_many(
     Args:
         inputs: files, folders (searched recursively for audio files) and glob patterns.
         out_dir: output root (created; checked writable before any work).
-        model: a registry name / card path, or a ready :class:`Separator` (then ``device``,
-            ``segment``, ``overlap``, ``batch_size`` are ignored).
+        model: a registry name / card path (``None``: ``default``), or a ready
+            :class:`Separator` (then ``device``, ``segment``, ``overlap``, ``batch_size`` are
+            ignored).
         stems, residual, fmt, bit_depth, filename, skip_existing, downmix: as
             :meth:`Separator.separate_file`.
         jobs: files separated at once (threads sharing the model).
@@ -242,13 +253,30 @@ def separate_many(
     out = Path(out_dir)
     check_distinct_outputs(files, out, filename, fmt)
     check_output_dir(out)
+    # every input is opened (existence, type, decodable header, length) before the model
+    # loads: a batch of bad files fails in a fraction of a second, a good one goes on past them
+    reports: dict[int, FileReport] = {}
+    infos: dict[int, AudioInfo] = {}
+    for i, path in enumerate(files):
+        try:
+            infos[i] = audio_info(path)
+        except InputError as exc:
+            reports[i] = FileReport(str(path), "failed", error=exc.problem)
+            if on_file is not None:
+                on_file(reports[i])
+    if not infos:
+        report = BatchReport(str(model or ""), str(out))
+        report.files = [reports[i] for i in range(len(files))] + failures
+        return report
+    from separate.separation import DEFAULT_MODEL, Separator
+
+    model = DEFAULT_MODEL if model is None else model
     if isinstance(model, Separator):
         separator, model_name = model, getattr(getattr(model.model, "card", None), "name", "")
     else:
         separator = Separator(model, device=device, segment=segment, overlap=overlap,
                               batch_size=batch_size)
         model_name = str(model)
-    reports: dict[int, FileReport] = {}
     lock = threading.Lock()
 
     def emit(event: ProgressEvent) -> None:
@@ -257,6 +285,8 @@ def separate_many(
                 on_progress(event)
 
     emit(ProgressEvent("tracks", 0, len(files), "files"))
+    if reports:  # inputs that did not open count as done
+        emit(ProgressEvent("tracks", len(reports), len(files), "files"))
 
     def run_one(i: int) -> None:
         path = files[i]
@@ -264,7 +294,7 @@ def separate_many(
             res = separator.separate_file(
                 path, out, stems=stems, residual=residual, fmt=fmt, bit_depth=bit_depth,
                 filename=filename, skip_existing=skip_existing, downmix=downmix,
-                on_progress=emit)
+                on_progress=emit, info=infos[i])
             rep = FileReport(str(path), "skipped" if res.skipped else "ok",
                              {k: str(v) for k, v in res.outputs.items()}, res.duration,
                              res.seconds, warnings=list(res.warnings))
@@ -284,12 +314,13 @@ def separate_many(
             if on_progress is not None:
                 on_progress(ProgressEvent("tracks", n, len(files), "files"))
 
+    todo = sorted(infos)  # the inputs that opened
     if jobs == 1:
-        for i in range(len(files)):
+        for i in todo:
             run_one(i)
     else:
         with ThreadPoolExecutor(jobs) as pool:
-            list(pool.map(run_one, range(len(files))))
+            list(pool.map(run_one, todo))
     report = BatchReport(model_name, str(out))
     report.files = [reports[i] for i in range(len(files))] + failures
     return report

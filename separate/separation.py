@@ -22,6 +22,7 @@ import torch
 
 from separate.audio.channels import downmix_to_stereo
 from separate.audio.io import (
+    DEFAULT_FILENAME,
     AtomicAudioWriter,
     AudioInfo,
     ClippingWarning,
@@ -29,6 +30,7 @@ from separate.audio.io import (
     default_bit_depth,
     output_subtype,
     stream_audio,
+    track_name,
 )
 from separate.engine import StreamSeparator, resolve_device
 from separate.errors import InputError, UsageError
@@ -37,7 +39,6 @@ from separate.registry import load_model
 from separate.stems import StemPlan, plan_stems
 
 DEFAULT_MODEL = "default"
-DEFAULT_FILENAME = "{track}/{stem}.{ext}"
 
 #: ``post(start, sources)``: an output post-process applied to the model's raw sources
 #: ``float32 [sources, channels, n]`` (file rate; ``start`` = index of their first sample)
@@ -72,18 +73,6 @@ class SeparationResult:
     def realtime_factor(self) -> float:
         """Seconds of audio separated per second of wall time."""
         return self.duration / self.seconds if self.seconds > 0 else float("inf")
-
-
-def track_name(path: Path) -> str:
-    """Name of a track's output folder: the file name without extension(s) like ``.stem.mp4``;
-    for ``<track>/mixture.wav`` (MUSDB18-HQ layout) the folder's name."""
-    name = path.name
-    for suffix in (".stem.mp4", ".stem.m4a"):
-        if name.lower().endswith(suffix):
-            return name[: -len(suffix)]
-    if path.stem.lower() == "mixture" and path.parent.name:
-        return path.resolve().parent.name
-    return path.stem
 
 
 def _apply_post(pairs: Iterator[tuple[np.ndarray, np.ndarray]], post: PostProcess | None
@@ -224,14 +213,15 @@ class Separator:
         return {n: torch.from_numpy(np.concatenate(p, axis=-1)) for n, p in pieces.items()}
 
     def separate_file(self, path: str | os.PathLike[str], out_dir: str | os.PathLike[str],
-                      stems: str | None = "4", residual: bool = True, fmt: str = "wav",
+                      stems: str | None = None, residual: bool = True, fmt: str = "wav",
                       bit_depth: str | None = None, filename: str = DEFAULT_FILENAME,
                       skip_existing: bool = False, downmix: bool = False,
                       on_progress: ProgressCallback | None = None,
                       on_start: Callable[[int], None] | None = None,
                       on_chunks: Callable[[int], None] | None = None,
                       block_seconds: float = 30.0,
-                      post: PostProcess | None = None) -> SeparationResult:
+                      post: PostProcess | None = None,
+                      info: AudioInfo | None = None) -> SeparationResult:
         """Separate one file, streaming, into one file per stem.
 
         Peak memory is bounded by ``block_seconds`` and the chunk size, not by the length of
@@ -248,8 +238,8 @@ class Separator:
         Args:
             path: the mixture (any format :func:`separate.audio.audio_info` reads).
             out_dir: output root; files are ``out_dir / filename.format(track=, stem=, ext=)``.
-            stems, residual: as :meth:`separate_tensor` (``"4"`` falls back to every source for
-                models without the four MUSDB stems).
+            stems, residual: as :meth:`separate_tensor` (``None``: every source of the model;
+                an explicit ``"4"`` on a model without the four MUSDB stems is a UsageError).
             fmt: ``wav`` | ``flac`` | ``ogg`` | ``mp3``.
             bit_depth: ``16`` | ``24`` | ``float`` (what ``fmt`` can store); ``None``: float for
                 a float input where ``fmt`` stores it, else 16.
@@ -261,6 +251,8 @@ class Separator:
                 the last call).
             block_seconds: length of the blocks read from the file.
             post: output post-process applied before the stem plan (:data:`PostProcess`).
+            info: the file's :func:`separate.audio.audio_info` when the caller has read it
+                (a batch checks every input before the model loads).
 
         Raises:
             InputError: unreadable/empty/truncated/NaN input, or too many channels.
@@ -268,9 +260,7 @@ class Separator:
         """
         src = Path(path)
         start = time.perf_counter()
-        info = audio_info(src)
-        if stems == "4" and not {"vocals", "drums", "bass", "other"} <= set(self.sources):
-            stems = None
+        info = audio_info(src) if info is None else info
         plan: StemPlan = plan_stems(self.sources, stems, residual)
         depth = bit_depth if bit_depth is not None else default_bit_depth(fmt, info.is_float)
         try:

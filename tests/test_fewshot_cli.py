@@ -140,7 +140,8 @@ def test_cli_fewshot_runs_and_reports_errors(files, tmp_path, capsys):
     assert run(["fewshot", mix, "-e", "@5-4", "-m", model]) == 2
     assert run(["fewshot", mix, "-m", model]) == 2
     assert "at least one --example" in capsys.readouterr().err
-    assert run(["fewshot", mix, "-e", "@1-4", "-n", "@4-6", "-m", str(files / "m.toml")]) == 2
+    assert run(["fewshot", mix, "-e", "@1-4", "--negative", "@4-6",
+                "-m", str(files / "m.toml")]) == 2
     assert "negative" in capsys.readouterr().err
     assert run(["fewshot", mix, "-e", "@1-4", "-m", model, "--name", "residual"]) == 2
     assert run(["fewshot", str(files / "nope.wav"), "-e", f"{files}/ex.flac", "-m", model]) == 1

@@ -85,8 +85,9 @@ def load_activations(
         does not mention.
 
     Raises:
-        InputError: unreadable file, unknown source, bad number, NaN, ``end < start``, negative
-            time, time beyond the track, confidence outside [0, 1] (file and line named).
+        InputError: unreadable file, no marks at all (empty, or a header only), unknown
+            source, bad number, NaN, ``end < start``, negative time, time beyond the track,
+            confidence outside [0, 1] (file and line named).
         ValueError: bad ``num_frames``/``frame_rate``/``format`` (programming errors).
     """
     if num_frames < 0 or not frame_rate > 0:
@@ -104,6 +105,9 @@ def load_activations(
     if fmt == "framewise":
         return _parse_framewise(text, path, sources, num_frames, frame_rate, duration)
     rows = _parse_audacity(text, path) if fmt == "audacity" else _parse_intervals(text, path)
+    if not rows:
+        raise InputError(path, "no marks in this file (every source would be unconstrained; "
+                         "to adapt without marks use --loss reconstruction)")
     return _intervals_to_frames(rows, path, sources, num_frames, frame_rate, duration)
 
 

@@ -106,7 +106,7 @@ def adapt(
     out_dir: str | os.PathLike[str] | None = None,
     save_model: str | os.PathLike[str] | None = None,
     device: str = "auto",
-    stems: str | None = "4",
+    stems: str | None = None,
     residual: bool = True,
     fmt: str = "wav",
     bit_depth: str | None = None,
@@ -186,8 +186,6 @@ def adapt(
     result = adapt_model(net, torch.from_numpy(x), h_model, config, on_progress=on_progress)
     net.eval()
     post = gate_post(h, frames, sr, frame_rate) if gate_outputs else None
-    if stems == "4" and not {"vocals", "drums", "bass", "other"} <= set(sources):
-        stems = None
     written: list[Path] = []
     warned: list[str] = []
     if out_dir is not None:

@@ -378,6 +378,23 @@ def find_audio_files(inputs: list[str]) -> list[Path]:
 
 # ---------------------------------------------------------------- output paths, checked first
 
+#: Where ``split`` writes each stem, under its output folder.
+DEFAULT_FILENAME = "{track}/{stem}.{ext}"
+
+
+def track_name(path: Path) -> str:
+    """Name of a track's output folder: the file name without extension(s) like ``.stem.mp4``;
+    for ``<track>/mixture.wav`` (MUSDB18-HQ layout) the folder's name."""
+    name = path.name
+    for suffix in (".stem.mp4", ".stem.m4a"):
+        if name.lower().endswith(suffix):
+            return name[: -len(suffix)]
+    if path.stem.lower() == "mixture" and path.parent.name:
+        return path.resolve().parent.name
+    return path.stem
+
+
+
 
 def check_output_dir(out: str | os.PathLike[str]) -> Path:
     """Create the output folder ``out`` and check a file can be written there, before any work

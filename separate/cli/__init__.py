@@ -28,9 +28,23 @@ from separate.errors import SeparateError
 __all__ = ["app", "main"]
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            v = version("separate")
+        except PackageNotFoundError:  # a source tree that was never installed
+            v = "unknown (not installed)"
+        typer.echo(f"separate {v}")
+        raise typer.Exit()
+
+
 @app.callback()
 def _options(
     debug: bool = typer.Option(False, "--debug", help="Show full tracebacks on errors."),
+    version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True,
+                                 help="Print the version and exit."),
 ) -> None:
     state.debug = debug
 

@@ -91,8 +91,9 @@ def adapt_cmd(
         False, "--gate", help="Multiply each model output by its marks (silence where "
         "inactive) before the stems are formed; the removed part goes to the residual stem."
     ),
-    stems: str = typer.Option("4", "--stems", help="As split: 4, 2, or a list like vocals,bass "
-                              "(+ residual); 4 falls back to every source for other models."),
+    stems: str | None = typer.Option(None, "--stems", help="As split: every source of the "
+                                     "model by default; 4, 2, or a list like vocals,bass "
+                                     "(+ residual)."),
     residual: bool = typer.Option(True, "--residual/--no-residual",
                                   help="Add the model's residual so stems sum to the mixture "
                                   "(--no-residual: the model's raw outputs)."),
@@ -117,9 +118,18 @@ def adapt_cmd(
     device: str = typer.Option("auto", "--device",
                                help="auto (cuda, then mps, then cpu), cpu, cuda, mps."),
 ) -> None:
+    from separate.audio.io import audio_info, check_output_dir
+
+    # the files first, before torch is imported: a wrong path fails in a fraction of a second
+    if mix.is_dir():
+        raise InputError(mix, "is a folder, not an audio file (adapt takes one song)")
+    audio_info(mix)
+    if not activations.is_file():
+        raise InputError(activations, "no such file" if not activations.exists()
+                         else "is a folder, not a marks file")
+    out_dir = check_output_dir(output or Path("adapted") / mix.stem)  # before any training
     from separate.adapt.loop import AdaptConfig
     from separate.adapt.run import adapt
-    from separate.audio.io import check_output_dir
 
     config = AdaptConfig(
         layers=layers, epochs=epochs, lr=lr, lam=lam, segment=segment, hop=hop,
@@ -130,11 +140,6 @@ def adapt_cmd(
         config.check()
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    if not mix.exists():
-        raise InputError(mix, "no such file")
-    if not mix.is_file():
-        raise InputError(mix, "is a folder, not an audio file (adapt takes one song)")
-    out_dir = check_output_dir(output or Path("adapted") / mix.stem)  # before any training
     console = err_console()
     from separate.audio.io import ClippingWarning
     from separate.cli.progress import ProgressBars

@@ -17,7 +17,34 @@ app = typer.Typer(
         "from their F0, evaluate with BSS-Eval, train."
     ),
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion (bash, zsh, fish, pwsh)
     pretty_exceptions_enable=False,
     rich_markup_mode="rich",
 )
+
+
+def _plain_help_labels() -> None:
+    """Help as people read it elsewhere (issue 20): usage lines name arguments ``INPUT...`` and
+    ``[ESTIMATES]`` (Typer 0.2x writes ``{input}...``), and on/off flags carry no ``<bool>``
+    type label. Typer has no setting for either, so its two label methods are wrapped here, once,
+    when the CLI is imported; a Typer without them is left alone."""
+    core = typer.core
+    arg, opt = getattr(core, "TyperArgument", None), getattr(core, "TyperOption", None)
+    if arg is not None and hasattr(arg, "_usage_display_name"):
+
+        def usage_name(self) -> str:  # type: ignore[no-untyped-def]
+            name = self.display_name_raw.upper()
+            name = name if self.required else f"[{name}]"
+            return name + ("..." if self.nargs != 1 else "")
+
+        arg._usage_display_name = usage_name
+    if opt is not None and hasattr(opt, "display_type_rich"):
+        typed = opt.display_type_rich
+
+        def type_label(self, ctx):  # type: ignore[no-untyped-def]
+            return None if getattr(self, "is_flag", False) else typed(self, ctx)
+
+        opt.display_type_rich = type_label
+
+
+_plain_help_labels()

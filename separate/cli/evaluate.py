@@ -51,7 +51,7 @@ def _parse_sets(estimates: str | None, extra: list[str]) -> dict[str, Path]:
 
 @app.command("eval", help=HELP, no_args_is_help=True)
 def eval_cmd(
-    estimates: str | None = typer.Argument(None, metavar="[ESTIMATES]",
+    estimates: str | None = typer.Argument(None, metavar="ESTIMATES",
                                            help="Estimates folder (track/stem.wav) or file."),
     more: list[str] = typer.Option([], "--estimates", "-e", metavar="[LABEL=]PATH",
                                    help="More estimate sets, compared side by side."),

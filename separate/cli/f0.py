@@ -216,8 +216,8 @@ def split(
         256, "--hidden", help="Width of an untrained model (-m untrained); 128 fits ~2x faster."
     ),
     output: Path = typer.Option(
-        None, "-o", "--out", "--output", help="Output folder (default: AUDIO's stem + "
-        "'_voices')."
+        None, "-o", "--out", "--output", help="Output folder (default: separated/<AUDIO "
+        "name>/, as split)."
     ),
     seed: int = typer.Option(0, help="Seed of the noise and the untrained weights."),
 ) -> None:
@@ -230,21 +230,30 @@ def split(
       [bold]separate f0 split duet.wav --voices 2 --method nmf[/bold]
       [bold]separate f0 split quartet.wav -n 4 --f0 quartet.f0.csv --fit-steps 200[/bold]
     """
+    from separate.audio.io import audio_info, check_output_dir
+
+    audio_info(audio)  # a wrong path fails before torch is imported
     from separate.f0.io import read_mono, write_mono
-    from separate.f0.split import DEFAULT_MODEL, UNTRAINED, load_source_filter, split_voices
+    from separate.f0.split import (
+        DEFAULT_MODEL,
+        UNTRAINED,
+        check_length,
+        load_source_filter,
+        split_voices,
+    )
     from separate.f0.track import read_f0_csv, track_f0, write_f0_csv
 
     if method not in ("model", "nmf"):
         raise UsageError(f"unknown --method {method!r}; use model or nmf")
     if method == "nmf" and (model != DEFAULT_MODEL or fit_steps):
         raise UsageError("--model and --fit-steps apply to --method model only")
-    from separate.audio.io import check_output_dir
 
     net = None
     if method == "model":  # the model first: an unknown -m fails before any F0 analysis
         net = load_source_filter(model, seed, hidden=hidden)
     mono, sr = read_mono(audio)
-    out_dir = check_output_dir(output or audio.with_name(audio.stem + "_voices"))
+    check_length(mono, sr, audio)  # before any F0 analysis or output
+    out_dir = check_output_dir(output or Path("separated") / audio.stem)
     if f0 == "estimate":
         with err_console().status(f"tracking {voices} voices…"):
             track_result = track_f0(mono, sr, voices=voices)

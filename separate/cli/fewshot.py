@@ -31,7 +31,7 @@ def fewshot(
         "(a range of the mixture). Repeat for a few (1-5).",
     ),
     negative: list[str] = typer.Option(
-        [], "--negative", "-n",
+        [], "--negative",
         help="An example of what NOT to extract (same syntax). Only for models trained with "
         "negative examples.",
     ),
@@ -39,7 +39,8 @@ def fewshot(
         "fewshot", "--model", "-m",
         help="Model name or path to a card (.toml) / weights (.safetensors).",
     ),
-    out: Path = typer.Option(Path("."), "--out", "-o", help="Output folder."),
+    out: Path | None = typer.Option(None, "--out", "-o", "--output",
+                                    help="Output folder (default: separated/<mix name>/)."),
     name: str = typer.Option("target", "--name", help="File name of the extracted stem."),
     label: str = typer.Option(
         None, "--class", help="Instrument class, for the class-conditioned baseline model.",
@@ -48,11 +49,17 @@ def fewshot(
                                help="auto (cuda, then mps, then cpu), cpu, cuda, mps."),
     bit_depth: str | None = typer.Option(None, "--bit-depth", help="16, 24 or float; default "
                                          "float for a float input, else 16 (as split)."),
+    downmix: bool = typer.Option(False, "--downmix", help="Accept >2 channels by downmixing "
+                                 "to stereo (as split)."),
 ) -> None:
     """Extract one instrument from MIX given a few audio examples of it.
 
-    Writes OUT/NAME.wav (the instrument) and OUT/residual.wav (everything else) at the input's sample rate and channels; NAME + residual = the mixture. The model runs at 22.05 kHz mono on 3 s chunks with 50 % overlap, each channel of a stereo file separately.
+    Writes OUT/NAME.wav (the instrument; OUT defaults to separated/<mix name>/) and OUT/residual.wav (everything else) at the input's sample rate and channels; NAME + residual = the mixture. The model runs at 22.05 kHz mono on 3 s chunks with 50 % overlap, each channel of a stereo file separately.
     """  # noqa: E501 - one line per paragraph, so that --help reflows it
+    from separate.audio.io import audio_info
+
+    audio_info(mix)  # a missing, empty or undecodable mixture fails before torch is imported
+    out = out or Path("separated") / mix.stem  # checked before separation by fewshot_file
     from separate.cli.progress import ProgressBars
     from separate.fewshot import fewshot_file, parse_example
 
@@ -63,7 +70,7 @@ def fewshot(
             warnings.simplefilter("always", UserWarning)
             outputs = fewshot_file(
                 mix, pos, neg, model=model, out_dir=out, name=name, label=label, device=device,
-                bit_depth=bit_depth, on_progress=bars,
+                bit_depth=bit_depth, downmix=downmix, on_progress=bars,
             )
     for w in caught:
         err_console().print(f"[yellow]warning:[/yellow] {w.message}", highlight=False)

@@ -95,14 +95,23 @@ def list_models(
         for row in rows:
             out_console().print_json(json.dumps(row))
         return
+    header = ["name", "sources", "rate", "size", "weights", "cached", "licence", "SDR"]
+    cells = [[r["name"], ",".join(r["sources"]), f"{r['sample_rate']} Hz",
+              "—" if r["size"] == 0 else _human(r["size"]), r["weights"], r["cached"],
+              r["license"] or "?", r["sdr"]] for r in rows]
+    if not out_console().is_terminal:
+        # a pipe or a file: one line per model, columns aligned with spaces, never folded
+        # (grep, awk and `column` read it; the boxed table folds in an 80-column pipe)
+        widths = [max(len(row[i]) for row in [header, *cells]) for i in range(len(header))]
+        for row in [header, *cells]:
+            typer.echo("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+        return
     table = Table(title="separate models", title_justify="left")
     table.add_column("name", no_wrap=True)  # names are what users copy into -m
-    for col in ("sources", "rate", "size", "weights", "cached", "licence", "SDR"):
+    for col in header[1:]:
         table.add_column(col, overflow="fold", min_width=len(col))  # headers never fold
-    for r in rows:
-        table.add_row(r["name"], ", ".join(r["sources"]), f"{r['sample_rate']} Hz",
-                      "—" if r["size"] == 0 else _human(r["size"]), r["weights"], r["cached"],
-                      r["license"] or "?", r["sdr"])
+    for row in cells:
+        table.add_row(*row)
     out_console().print(table)
 
 

@@ -35,12 +35,14 @@ Examples:
 
 @app.command(help=HELP, no_args_is_help=True)
 def split(
-    inputs: list[str] = typer.Argument(..., metavar="INPUT...", help="Files, folders or globs."),
+    inputs: list[str] = typer.Argument(..., metavar="INPUT", help="Files, folders or globs."),
     out: Path = typer.Option(Path("separated"), "-o", "--out", help="Output folder."),
     model: str = typer.Option("default", "-m", "--model",
                               help="Registry name, or path to a card / .safetensors file."),
-    stems: str = typer.Option("4", "--stems", help="4 (vocals, drums, bass, other), 2 (vocals, "
-                              "accompaniment), or a list like vocals,bass (+ residual)."),
+    stems: str | None = typer.Option(None, "--stems", help="Default: every source of the "
+                                     "model. 4 (vocals, drums, bass, other; a 6-stem model's "
+                                     "guitar and piano go to other), 2 (vocals, accompaniment), "
+                                     "or a list like vocals,bass (+ residual)."),
     device: str = typer.Option("auto", help="auto (cuda, then mps, then cpu), cpu, cuda, mps."),
     segment: float | None = typer.Option(None, help="Chunk length in seconds (model default)."),
     overlap: float | None = typer.Option(None, help="Overlap between chunks, 0-0.99 "
@@ -83,6 +85,10 @@ def split(
         for w in rep.warnings:
             console.print(f"[yellow]warning:[/yellow] {w}", highlight=False, soft_wrap=True)
 
+    if stems == "2" and model == "default":
+        console.print("note: --stems 2 sums the 4-stem model's drums, bass and other; "
+                      "-m vocals is the model trained for vocals + accompaniment",
+                      highlight=False, soft_wrap=True)
     with ProgressBars("tracks") as bars, warnings.catch_warnings():
         warnings.simplefilter("ignore", ClippingWarning)  # shown by show() instead
         report = separate_many(

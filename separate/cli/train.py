@@ -146,11 +146,12 @@ def train(
 
 
 def _validation_text(info: dict[str, Any]) -> str:
-    """``valid SDR vocals 1.23, ... dB`` (+ ``; real singers: ... dB``) of a validation entry."""
+    """``valid SDR vocals 1.23, ... dB`` (+ ``; real validation: ... dB``, the held-out real
+    singers and instruments) of a validation entry."""
     def sdrs(d: dict[str, float]) -> str:
         return ", ".join(f"{k} {x:.2f}" for k, x in d.items()) + " dB"
 
     text = "valid SDR " + sdrs(info["valid"])
     if "valid_real" in info:
-        text += "; real singers: " + sdrs(info["valid_real"])
+        text += "; real validation: " + sdrs(info["valid_real"])
     return text

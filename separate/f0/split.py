@@ -36,6 +36,24 @@ ARCH = "source_filter"
 DEFAULT_MODEL = "f0-choir"
 UNTRAINED = "untrained"
 SEGMENT_SECONDS = 4.0
+#: Shortest mixture ``f0 split`` takes (s): the source-filter model's STFT window at its rate
+#: needs ~0.064 s, and an F0 track of fewer than ~10 frames says nothing. Shorter files are
+#: refused with one line (issue 20), not padded: there is no F0 to follow in them.
+MIN_SECONDS = 0.1
+
+
+def check_length(mix: np.ndarray, sample_rate: int, source: str | Path = "mixture") -> None:
+    """Refuse a mixture shorter than :data:`MIN_SECONDS`.
+
+    Raises:
+        InputError: naming ``source`` and its duration.
+    """
+    from separate.errors import InputError
+
+    seconds = mix.shape[-1] / sample_rate
+    if seconds < MIN_SECONDS:
+        raise InputError(source, f"{seconds:.3f} s long; f0 split needs at least "
+                         f"{MIN_SECONDS} s")
 OVERLAP = 0.25  # fraction of a chunk cross-faded with the next one when synthesising
 
 Progress = Callable[[str, int, int], None]  # (phase, done, total)
@@ -183,8 +201,12 @@ def split_voices(
 
     Raises:
         ValueError: unknown method.
+        InputError: ``mix`` shorter than :data:`MIN_SECONDS`.
     """
     mix = np.asarray(mix, dtype=np.float32)
+    if method not in ("model", "nmf"):
+        raise ValueError(f"unknown method {method!r} (model, nmf)")
+    check_length(mix, sample_rate)
     if method == "nmf":
         from separate.f0.nmf import nmf_separate
 

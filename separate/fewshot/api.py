@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from separate.audio.io import check_output_dir
 from separate.errors import UsageError
 from separate.fewshot.examples import ExampleSpec, load_example, read_audio_any
 from separate.progress import ProgressCallback
@@ -116,6 +117,7 @@ def fewshot_file(
     label: str | None = None,
     device: str = "auto",
     bit_depth: str | None = None,
+    downmix: bool = False,
     on_start: Callable[[int], None] | None = None,
     on_chunks: Callable[[int], None] | None = None,
     on_progress: ProgressCallback | None = None,
@@ -130,12 +132,13 @@ def fewshot_file(
         examples: positive examples (files or ranges of ``mix``), at least one.
         negatives: negative examples (only for models trained with them, Sec. 3.5).
         model: registry name, card/safetensors path, or a few-shot module.
-        out_dir: output folder (created).
+        out_dir: output folder (created; a file or an unwritable folder is a UsageError).
         name: the target stem's file name (letters, digits, ``_.+-``; not ``residual``).
         label: class for the class-conditioned baseline (``fewshot-class``).
         device: ``cpu`` / ``cuda`` / ``mps`` / ``auto``.
         bit_depth: ``16`` | ``24`` | ``float``; ``None``: float for a float input, else 16
             (:meth:`separate.separation.Separator.separate_file`, which warns when it clips).
+        downmix: accept more than two channels by downmixing to stereo (as split).
         on_start, on_chunks: progress callbacks (total chunks; chunks done).
         on_progress: the same as :class:`separate.progress.ProgressEvent` values (``"chunks"``).
 
@@ -160,10 +163,9 @@ def fewshot_file(
     condition_model(m, examples, negatives, mixture, label)
     m.set_target_name(name)
     sep = Separator(m, device=device, segment=SEGMENT_S, overlap=OVERLAP)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = check_output_dir(out_dir)  # after the cheap checks, before the separation
     res = sep.separate_file(mix_path, out, stems=None, residual=True, fmt="wav",
-                            bit_depth=bit_depth, filename="{stem}.{ext}",
+                            bit_depth=bit_depth, filename="{stem}.{ext}", downmix=downmix,
                             on_start=on_start, on_chunks=on_chunks, on_progress=on_progress)
     return dict(res.outputs)
 

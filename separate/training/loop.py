@@ -326,7 +326,7 @@ def plot_history(history: list[dict[str, Any]], path: Path) -> None:
                    lw=2.5 if key == "mean" else 1)
         if "valid_real" in history[-1]:
             ax[1].plot(ep, [h.get("valid_real", {}).get(key, math.nan) for h in history],
-                       label=f"{key}, real singers", color=f"C{i}", ls="--",
+                       label=f"{key}, real validation", color=f"C{i}", ls="--",
                        lw=2.5 if key == "mean" else 1)
     ax[1].set_xlabel("epoch")
     ax[1].set_ylabel("validation SDR (dB)")
