@@ -14,7 +14,7 @@ SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEBS    := ffmpeg fluidsynth fluid-soundfont-gm musescore-general-soundfont avldrums.lv2-soundfont
 PYTEST_ARGS ?=
 
-.PHONY: install debs split test test-all bench lint experiment-adapt experiment-fewshot experiment-f0 experiment-f0-pitch synth-data clean
+.PHONY: install debs split test test-gpu test-all bench lint experiment-adapt experiment-fewshot experiment-f0 experiment-f0-pitch synth-data clean
 
 install: $(STAMP)
 
@@ -40,7 +40,14 @@ split: install
 	$(VENV)/bin/separate split "$(FILE)" -o "$(OUT)" -m "$(MODEL)"
 
 test: install
-	$(VENV)/bin/pytest -q -m "not slow" $(PYTEST_ARGS)
+	$(VENV)/bin/pytest -q -m "not slow and not gpu" $(PYTEST_ARGS)
+
+# CPU and CUDA results compared (tests/test_gpu.py); every test skips where CUDA is absent.
+# No `install` prerequisite: it would pip-install the CPU torch over a CUDA one and needs the
+# network. VENV= names an environment with a CUDA torch and `separate[dev]` installed.
+test-gpu:
+	@[ -x $(VENV)/bin/pytest ] || { echo "test-gpu: no $(VENV)/bin/pytest (set VENV=)"; exit 2; }
+	$(VENV)/bin/pytest -q -rs -m gpu $(PYTEST_ARGS)
 
 test-all: install
 	$(VENV)/bin/pytest -q $(PYTEST_ARGS)
